@@ -1,0 +1,158 @@
+"""Typed effects the engine returns. The bot and the terminal preview render
+them; the engine itself never sends anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from conversations.state import Cursor
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    position: int  # 1-based among visible questions
+    total: int
+    section: int  # 1-based
+    sections: int
+    answered: int
+
+
+@dataclass(frozen=True, slots=True)
+class AskItem:
+    item: str
+    repeat: str | None
+    entry: int | None
+    progress: Progress
+    seq: int
+    current: Any = None  # stored value when the item was answered before
+    current_unknown: bool = False
+    pending: tuple[str, ...] | None = None  # multiple-choice selection so far
+    editing: bool = False
+    can_back: bool = True
+    entry_label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AskOtherText:
+    item: str
+    repeat: str | None
+    entry: int | None
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class EntrySummary:
+    index: int
+    label: str | None
+    complete: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AskRepeatMenu:
+    repeat: str
+    entries: tuple[EntrySummary, ...]
+    can_add: bool
+    can_finish: bool
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class AskConfirmSubmit:
+    revision: int  # the revision the submission will create
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class AskConfirmRemove:
+    repeat: str
+    entry: int
+    label: str | None
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRef:
+    item: str
+    repeat: str | None = None
+    entry: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewLine:
+    ref: ItemRef
+    value: Any
+    unknown: bool
+    skipped: bool
+    other: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ShowReview:
+    lines: tuple[ReviewLine, ...]
+    missing: tuple[ItemRef, ...]
+    status: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class MissingItems:
+    refs: tuple[ItemRef, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerSaved:
+    ref: ItemRef
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRemoved:
+    repeat: str
+    entry: int
+    old: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    answered: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    revision: int
+    submitted_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reopened:
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadySubmitted:
+    revision: int
+    submitted_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+Effect = (
+    AskItem | AskOtherText | AskRepeatMenu | AskConfirmSubmit | AskConfirmRemove | ShowReview
+    | MissingItems | Rejected | AnswerSaved | EntryRemoved | Resumed | Completed | Reopened
+    | AlreadySubmitted | Notice
+)
+
+__all__ = ["Cursor"]

@@ -1,0 +1,692 @@
+"""The survey engine: a pure state machine.
+
+`start` opens a response; `advance` applies one typed input and returns the
+new state plus typed effects. Nothing here sends, stores or reads the clock:
+the caller passes `now` (and the deadline in force) and renders the effects.
+Wrong input never raises: it yields a `Rejected` effect and the state as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from conversations import effects as fx
+from conversations import inputs as ev
+from conversations.answer_parsing import choice_indexes, parse_text_answer
+from conversations.layout import Compiled, Slot, compiled
+from conversations.parsing import InputError
+from conversations.schema import Item, ItemType, Questionnaire
+from conversations.state import AnswerSet, Cursor, State
+
+MAX_HISTORY = 200
+MAX_OTHER_LENGTH = 200
+REVIEW = Cursor("review")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    state: State
+    effects: tuple[fx.Effect, ...]
+
+
+class _Reject(Exception):
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+class _Run:
+    """One advance: a private copy of the state and the effects so far."""
+
+    def __init__(self, q: Questionnaire, state: State, now: datetime) -> None:
+        self.c: Compiled = compiled(q)
+        self.s = state.copy()
+        self.now = now
+        self.effects: list[fx.Effect] = []
+        self.prompt = True
+        self._slots: list[Slot] | None = None
+
+    # --- layout helpers -------------------------------------------------
+    def slots(self) -> list[Slot]:
+        if self._slots is None:
+            self._slots = self.c.slots(self.s)
+        return self._slots
+
+    def changed(self) -> None:
+        self._slots = None
+
+    def index_of(self, cursor: Cursor) -> int:
+        for index, slot in enumerate(self.slots()):
+            if slot.cursor == cursor:
+                return index
+        return -1
+
+    def answers(self, cursor: Cursor) -> AnswerSet:
+        located = self.c.items[cursor.item or ""]
+        repeat_id = located.repeat.id if located.repeat else None
+        return self.s.answers_for(repeat_id, cursor.entry)
+
+    def answered(self, slot: Slot) -> bool:
+        if slot.item is None:
+            return slot.repeat is not None and slot.repeat.id in self.s.closed_repeats
+        answers = self.answers(slot.cursor)
+        item = slot.item
+        if item.type is ItemType.NOTE:
+            return item.id in answers.skipped
+        if not answers.has(item.id):
+            return False
+        return not _needs_other_text(item, answers)
+
+    def current_item(self) -> Item:
+        cursor = self.s.cursor
+        if cursor.kind not in ("item", "other_text") or cursor.item not in self.c.items:
+            raise _Reject("use_buttons")
+        return self.c.items[cursor.item].item
+
+    # --- moving ---------------------------------------------------------
+    def move(self, cursor: Cursor) -> None:
+        current = self.s.cursor
+        if current != cursor and current.kind in ("item", "repeat_menu", "review"):
+            self.s.history.append(current)
+            del self.s.history[:-MAX_HISTORY]
+        self.s.cursor = cursor
+        self.s.pending = None
+
+    def first_unanswered(self, start: int = 0) -> Cursor | None:
+        slots = self.slots()
+        for slot in slots[start:] + slots[:start]:
+            if not self.answered(slot):
+                return slot.cursor
+        return None
+
+    def advance_from(self, cursor: Cursor) -> None:
+        """Pick the next cursor after `cursor` was answered, per the walk mode."""
+        self.changed()
+        slots = self.slots()
+        index = self.index_of(cursor)
+        following = slots[index + 1] if 0 <= index < len(slots) - 1 else None
+        if self.s.walk == "followups":
+            # After an edit from the review: ask what the edit newly revealed.
+            if following and following.item is not None and not self.answered(following):
+                self.move(following.cursor)
+                return
+            self.return_back()
+            return
+        if self.s.walk == "entry":
+            if following and following.item is not None and following.cursor.entry == cursor.entry:
+                self.move(following.cursor)
+                return
+            self.return_back()
+            return
+        self.move(self.first_unanswered(index + 1 if index >= 0 else 0) or REVIEW)
+
+    def return_back(self) -> None:
+        target = self.s.return_to or REVIEW
+        self.s.walk = "next_unanswered"
+        self.s.return_to = None
+        self.move(target)
+
+    # --- answers ----------------------------------------------------------
+    def save(self, item: Item, value: Any, *, unknown: bool = False, skip: bool = False) -> None:
+        cursor = self.s.cursor
+        answers = self.answers(cursor)
+        old: Any = _public_value(answers, item.id)
+        answers.values.pop(item.id, None)
+        answers.unknown.discard(item.id)
+        answers.skipped.discard(item.id)
+        if unknown:
+            answers.unknown.add(item.id)
+        elif skip:
+            answers.skipped.add(item.id)
+        else:
+            answers.values[item.id] = value
+        if not _keeps_other(item, answers):
+            answers.other.pop(item.id, None)
+        new = _public_value(answers, item.id)
+        if new != old:
+            repeat = self.c.items[item.id].repeat
+            ref = fx.ItemRef(item.id, repeat.id if repeat else None, cursor.entry)
+            self.effects.append(fx.AnswerSaved(ref, old, new))
+        self.changed()
+
+    def after_save(self, item: Item) -> None:
+        cursor = Cursor("item", item.id, self.s.cursor.entry)
+        if _needs_other_text(item, self.answers(cursor)):
+            self.s.cursor = Cursor("other_text", item.id, cursor.entry)
+            return
+        self.advance_from(cursor)
+
+    def missing(self) -> tuple[fx.ItemRef, ...]:
+        refs: list[fx.ItemRef] = []
+        for slot in self.slots():
+            item, repeat = slot.item, slot.repeat
+            if item is None:
+                assert repeat is not None
+                if len(self.s.repeats.get(repeat.id, ())) < repeat.min_entries:
+                    refs.append(fx.ItemRef(repeat.id))
+                continue
+            answers = self.answers(slot.cursor)
+            lacking = item.required and item.asks and not (
+                item.id in answers.values or item.id in answers.unknown
+            )
+            if lacking or _needs_other_text(item, answers):
+                refs.append(fx.ItemRef(item.id, repeat.id if repeat else None, slot.cursor.entry))
+        return tuple(refs)
+
+    # --- prompts ------------------------------------------------------------
+    def render_prompt(self) -> None:
+        s = self.s
+        cursor = s.cursor
+        if cursor.kind in ("item", "other_text") and self.index_of(
+            Cursor("item", cursor.item, cursor.entry)
+        ) < 0:
+            # The item was hidden by an edit (or a new questionnaire version).
+            s.cursor = self.first_unanswered() or REVIEW
+            cursor = s.cursor
+        if cursor.kind == "item":
+            self.effects.append(self.ask_item(cursor))
+        elif cursor.kind == "other_text":
+            repeat = self.c.items[cursor.item or ""].repeat
+            self.effects.append(
+                fx.AskOtherText(cursor.item or "", repeat.id if repeat else None, cursor.entry, s.seq)
+            )
+        elif cursor.kind == "repeat_menu":
+            self.effects.append(self.repeat_menu(cursor.item or ""))
+        elif cursor.kind == "review":
+            self.effects.append(self.review())
+        elif cursor.kind == "confirm_submit":
+            self.effects.append(fx.AskConfirmSubmit(s.revision + 1, s.seq))
+        elif cursor.kind == "confirm_remove":
+            repeat_id, entry = cursor.item or "", cursor.entry or 0
+            label = self.entry_label(repeat_id, entry)
+            self.effects.append(fx.AskConfirmRemove(repeat_id, entry, label, s.seq))
+
+    def progress(self, cursor: Cursor) -> fx.Progress:
+        position = total = answered = 0
+        section = 0
+        for slot in self.slots():
+            if slot.item is None or not slot.item.asks:
+                if slot.cursor == cursor:
+                    section = slot.section
+                continue
+            total += 1
+            if self.answered(slot):
+                answered += 1
+            if slot.cursor == cursor:
+                position, section = total, slot.section
+        if position == 0:  # a note: show the position of the next question
+            position = min(answered + 1, total)
+        return fx.Progress(position, total, section + 1, len(self.c.q.sections), answered)
+
+    def ask_item(self, cursor: Cursor) -> fx.AskItem:
+        located = self.c.items[cursor.item or ""]
+        item = located.item
+        answers = self.answers(cursor)
+        label = None
+        if located.repeat is not None and cursor.entry is not None:
+            label = self.entry_label(located.repeat.id, cursor.entry)
+        pending = tuple(self.s.pending) if self.s.pending is not None else None
+        return fx.AskItem(
+            item=item.id,
+            repeat=located.repeat.id if located.repeat else None,
+            entry=cursor.entry,
+            progress=self.progress(cursor),
+            seq=self.s.seq,
+            current=answers.values.get(item.id),
+            current_unknown=item.id in answers.unknown,
+            pending=pending,
+            editing=self.s.walk != "next_unanswered" or answers.has(item.id),
+            can_back=bool(self.s.history),
+            entry_label=label,
+        )
+
+    def entry_label(self, repeat_id: str, entry: int) -> str | None:
+        repeat = self.c.repeats[repeat_id][0]
+        entries = self.s.repeats.get(repeat_id, [])
+        if repeat.label_item is None or entry >= len(entries):
+            return None
+        value = entries[entry].values.get(repeat.label_item)
+        return str(value) if value is not None else None
+
+    def repeat_menu(self, repeat_id: str) -> fx.AskRepeatMenu:
+        repeat = self.c.repeats[repeat_id][0]
+        entries = self.s.repeats.get(repeat_id, [])
+        incomplete = {ref.entry for ref in self.missing() if ref.repeat == repeat_id}
+        summaries = tuple(
+            fx.EntrySummary(i, self.entry_label(repeat_id, i), i not in incomplete)
+            for i in range(len(entries))
+        )
+        return fx.AskRepeatMenu(
+            repeat_id,
+            summaries,
+            can_add=len(entries) < repeat.max_entries,
+            can_finish=len(entries) >= repeat.min_entries,
+            seq=self.s.seq,
+        )
+
+    def review(self) -> fx.ShowReview:
+        lines: list[fx.ReviewLine] = []
+        for slot in self.slots():
+            item = slot.item
+            if item is None or not item.asks:
+                continue
+            answers = self.answers(slot.cursor)
+            repeat_id = slot.repeat.id if slot.repeat else None
+            lines.append(
+                fx.ReviewLine(
+                    fx.ItemRef(item.id, repeat_id, slot.cursor.entry),
+                    answers.values.get(item.id),
+                    item.id in answers.unknown,
+                    item.id in answers.skipped,
+                    answers.other.get(item.id),
+                )
+            )
+        return fx.ShowReview(tuple(lines), self.missing(), self.s.status, self.s.seq)
+
+
+def _public_value(answers: AnswerSet, item_id: str) -> Any:
+    if item_id in answers.unknown:
+        return {"unknown": True}
+    value = answers.values.get(item_id)
+    other = answers.other.get(item_id)
+    return {"value": value, "other": other} if other is not None else value
+
+
+def _other_values(item: Item) -> set[str]:
+    return {choice.value for choice in item.choices if choice.other}
+
+
+def _keeps_other(item: Item, answers: AnswerSet) -> bool:
+    value = answers.values.get(item.id)
+    chosen = set(value) if isinstance(value, list) else {value}
+    return bool(chosen & _other_values(item))
+
+
+def _needs_other_text(item: Item, answers: AnswerSet) -> bool:
+    return (
+        item.type in (ItemType.SINGLE_CHOICE, ItemType.MULTIPLE_CHOICE)
+        and _keeps_other(item, answers)
+        and not answers.other.get(item.id)
+    )
+
+
+# --- input handlers: each mutates run.s or raises _Reject --------------------
+
+
+def _on_resume(run: _Run, _: ev.Resume) -> None:
+    s = run.s
+    if s.status == "submitted":
+        run.effects.append(fx.AlreadySubmitted(s.revision, s.submitted_at))
+        run.prompt = False
+        return
+    s.walk, s.return_to = "next_unanswered", None
+    askable = [slot for slot in run.slots() if slot.item is not None and slot.item.asks]
+    answered = sum(1 for slot in askable if run.answered(slot))
+    run.effects.append(fx.Resumed(answered, len(askable)))
+    if s.cursor.kind == "other_text":
+        return
+    run.move(run.first_unanswered() or REVIEW)
+
+
+def _on_text(run: _Run, inp: ev.TextAnswer) -> None:
+    s = run.s
+    if s.cursor.kind == "other_text":
+        text = inp.text.strip()
+        if not text:
+            raise _Reject("empty_text")
+        if len(text) > MAX_OTHER_LENGTH:
+            raise _Reject("too_long", max=MAX_OTHER_LENGTH, length=len(text))
+        item = run.current_item()
+        cursor = Cursor("item", item.id, s.cursor.entry)
+        answers = run.answers(cursor)
+        old = _public_value(answers, item.id)
+        answers.other[item.id] = text
+        repeat = run.c.items[item.id].repeat
+        ref = fx.ItemRef(item.id, repeat.id if repeat else None, cursor.entry)
+        run.effects.append(fx.AnswerSaved(ref, old, _public_value(answers, item.id)))
+        s.cursor = cursor
+        run.advance_from(cursor)
+        return
+    item = run.current_item()
+    try:
+        if item.type in (ItemType.SINGLE_CHOICE, ItemType.YES_NO):
+            _choose(run, item, choice_indexes(item, inp.text)[0])
+            return
+        if item.type is ItemType.MULTIPLE_CHOICE:
+            s.pending = [item.choices[i].value for i in choice_indexes(item, inp.text)]
+            _confirm_selection(run, item)
+            return
+        if item.type is ItemType.NOTE:
+            raise _Reject("use_buttons")
+        value = parse_text_answer(item, inp.text)
+    except InputError as error:
+        raise _Reject(error.key, **error.params) from None
+    run.save(item, value)
+    run.after_save(item)
+
+
+def _choose(run: _Run, item: Item, index: int) -> None:
+    if item.type is ItemType.YES_NO:
+        if index not in (0, 1):
+            raise _Reject("invalid_choice", options=2)
+        run.save(item, index == 0)
+    elif item.type is ItemType.SINGLE_CHOICE:
+        if not 0 <= index < len(item.choices):
+            raise _Reject("invalid_choice", options=len(item.choices))
+        run.save(item, item.choices[index].value)
+    else:
+        raise _Reject("stale_button")
+    run.after_save(item)
+
+
+def _on_choose(run: _Run, inp: ev.Choose) -> None:
+    _choose(run, _item_at_cursor(run), inp.index)
+
+
+def _item_at_cursor(run: _Run) -> Item:
+    if run.s.cursor.kind != "item":
+        raise _Reject("stale_button")
+    return run.current_item()
+
+
+def _on_toggle(run: _Run, inp: ev.Toggle) -> None:
+    item = _item_at_cursor(run)
+    if item.type is not ItemType.MULTIPLE_CHOICE or not 0 <= inp.index < len(item.choices):
+        raise _Reject("stale_button")
+    s = run.s
+    if s.pending is None:
+        current = run.answers(s.cursor).values.get(item.id)
+        s.pending = list(current) if isinstance(current, list) else []
+    value = item.choices[inp.index].value
+    if value in s.pending:
+        s.pending = [v for v in s.pending if v != value]
+    else:
+        if item.max_selections is not None and len(s.pending) >= item.max_selections:
+            raise _Reject("too_many_selections", max=item.max_selections)
+        s.pending = [*s.pending, value]
+
+
+def _on_confirm_selection(run: _Run, _: ev.ConfirmSelection) -> None:
+    item = _item_at_cursor(run)
+    if item.type is not ItemType.MULTIPLE_CHOICE:
+        raise _Reject("stale_button")
+    if run.s.pending is None:
+        current = run.answers(run.s.cursor).values.get(item.id)
+        run.s.pending = list(current) if isinstance(current, list) else []
+    _confirm_selection(run, item)
+
+
+def _confirm_selection(run: _Run, item: Item) -> None:
+    chosen = set(run.s.pending or ())
+    ordered = [c.value for c in item.choices if c.value in chosen]
+    least = item.min_selections if item.min_selections is not None else int(item.required)
+    if len(ordered) < least:
+        raise _Reject("select_at_least", min=max(least, 1))
+    if item.max_selections is not None and len(ordered) > item.max_selections:
+        raise _Reject("too_many_selections", max=item.max_selections)
+    if not ordered:
+        run.save(item, None, skip=True)
+    else:
+        run.save(item, ordered)
+    run.s.pending = None
+    run.after_save(item)
+
+
+def _on_keep(run: _Run, _: ev.Keep) -> None:
+    item = _item_at_cursor(run)
+    answers = run.answers(run.s.cursor)
+    if item.type is ItemType.NOTE:
+        answers.skipped.add(item.id)
+        run.changed()
+    elif not answers.has(item.id):
+        raise _Reject("nothing_to_keep")
+    run.after_save(item)
+
+
+def _on_skip(run: _Run, _: ev.Skip) -> None:
+    item = _item_at_cursor(run)
+    if item.type is ItemType.NOTE:
+        _on_keep(run, ev.Keep())
+        return
+    if item.required:
+        raise _Reject("required")
+    run.save(item, None, skip=True)
+    run.after_save(item)
+
+
+def _on_dont_know(run: _Run, _: ev.DontKnow) -> None:
+    item = _item_at_cursor(run)
+    if not item.allow_unknown:
+        raise _Reject("unknown_not_allowed")
+    run.save(item, None, unknown=True)
+    run.after_save(item)
+
+
+def _on_back(run: _Run, _: ev.Back) -> None:
+    s = run.s
+    visible = {slot.cursor for slot in run.slots()} | {REVIEW}
+    while s.history:
+        target = s.history.pop()
+        if target in visible and target != s.cursor:
+            s.cursor, s.pending = target, None
+            s.walk, s.return_to = "next_unanswered", None
+            return
+    raise _Reject("no_previous")
+
+
+def _on_jump(run: _Run, inp: ev.Jump) -> None:
+    cursor = Cursor("item", inp.item, inp.entry)
+    if run.index_of(cursor) < 0:
+        raise _Reject("item_not_available")
+    run.move(cursor)
+    run.s.walk, run.s.return_to = "followups", REVIEW
+
+
+def _on_review(run: _Run, _: ev.Review) -> None:
+    run.move(REVIEW)
+
+
+def _on_submit(run: _Run, _: ev.Submit) -> None:
+    missing = run.missing()
+    if missing:
+        run.effects.append(fx.MissingItems(missing))
+        run.move(REVIEW)
+        return
+    run.move(Cursor("confirm_submit"))
+
+
+def _on_confirm(run: _Run, inp: ev.Confirm) -> None:
+    s = run.s
+    if s.cursor.kind == "confirm_submit":
+        if not inp.yes:
+            run.move(REVIEW)
+            return
+        if run.missing():  # another officer changed something meanwhile
+            _on_submit(run, ev.Submit())
+            return
+        s.status, s.revision = "submitted", s.revision + 1
+        s.submitted_at = run.now.isoformat()
+        s.cursor, s.history, s.walk, s.return_to = Cursor("done"), [], "next_unanswered", None
+        run.effects.append(fx.Completed(s.revision, s.submitted_at))
+        run.prompt = False
+    elif s.cursor.kind == "confirm_remove":
+        repeat_id, entry = s.cursor.item or "", s.cursor.entry or 0
+        if inp.yes:
+            removed = s.repeats[repeat_id].pop(entry)
+            run.effects.append(fx.EntryRemoved(repeat_id, entry, removed.to_json()))
+            repeat = run.c.repeats[repeat_id][0]
+            if len(s.repeats[repeat_id]) < repeat.min_entries:
+                s.closed_repeats.discard(repeat_id)
+            s.history = []  # entry numbers shifted: old positions are meaningless
+            run.changed()
+        s.cursor = Cursor("repeat_menu", repeat_id)
+    else:
+        raise _Reject("stale_button")
+
+
+def _repeat(run: _Run, repeat_id: str) -> None:
+    if repeat_id not in run.c.repeats or run.index_of(Cursor("repeat_menu", repeat_id)) < 0:
+        raise _Reject("stale_button")
+
+
+def _on_add_entry(run: _Run, inp: ev.AddEntry) -> None:
+    _repeat(run, inp.repeat)
+    repeat = run.c.repeats[inp.repeat][0]
+    entries = run.s.repeats.setdefault(inp.repeat, [])
+    if len(entries) >= repeat.max_entries:
+        raise _Reject("max_entries", max=repeat.max_entries)
+    entries.append(AnswerSet())
+    run.s.closed_repeats.discard(inp.repeat)
+    run.s.walk, run.s.return_to = "next_unanswered", None
+    run.changed()
+    entry = len(entries) - 1
+    first = next((sl for sl in run.slots() if sl.cursor.entry == entry and sl.repeat is repeat
+                  and sl.item is not None), None)
+    run.move(first.cursor if first else Cursor("repeat_menu", inp.repeat))
+
+
+def _entry_exists(run: _Run, repeat_id: str, entry: int) -> None:
+    _repeat(run, repeat_id)
+    if not 0 <= entry < len(run.s.repeats.get(repeat_id, ())):
+        raise _Reject("stale_button")
+
+
+def _on_edit_entry(run: _Run, inp: ev.EditEntry) -> None:
+    _entry_exists(run, inp.repeat, inp.entry)
+    first = next(
+        (sl for sl in run.slots() if sl.cursor.entry == inp.entry and sl.repeat is not None
+         and sl.repeat.id == inp.repeat and sl.item is not None),
+        None,
+    )
+    if first is None:
+        raise _Reject("item_not_available")
+    run.move(first.cursor)
+    run.s.walk, run.s.return_to = "entry", Cursor("repeat_menu", inp.repeat)
+
+
+def _on_remove_entry(run: _Run, inp: ev.RemoveEntry) -> None:
+    _entry_exists(run, inp.repeat, inp.entry)
+    run.move(Cursor("confirm_remove", inp.repeat, inp.entry))
+
+
+def _on_finish_repeat(run: _Run, inp: ev.FinishRepeat) -> None:
+    _repeat(run, inp.repeat)
+    repeat = run.c.repeats[inp.repeat][0]
+    if len(run.s.repeats.get(inp.repeat, ())) < repeat.min_entries:
+        raise _Reject("min_entries", min=repeat.min_entries)
+    run.s.closed_repeats.add(inp.repeat)
+    run.s.walk, run.s.return_to = "next_unanswered", None
+    run.advance_from(Cursor("repeat_menu", inp.repeat))
+
+
+def _on_reopen(run: _Run, _: ev.Reopen) -> None:
+    if run.s.status != "submitted":
+        raise _Reject("not_submitted")
+    run.s.status = "in_progress"
+    run.s.cursor = REVIEW
+    run.effects.append(fx.Reopened(run.s.revision))
+
+
+_Handler = Callable[[_Run, Any], None]
+_HANDLERS: dict[type, _Handler] = {
+    ev.Resume: _on_resume,
+    ev.TextAnswer: _on_text,
+    ev.Choose: _on_choose,
+    ev.Toggle: _on_toggle,
+    ev.ConfirmSelection: _on_confirm_selection,
+    ev.Keep: _on_keep,
+    ev.Skip: _on_skip,
+    ev.DontKnow: _on_dont_know,
+    ev.Back: _on_back,
+    ev.Jump: _on_jump,
+    ev.Review: _on_review,
+    ev.Submit: _on_submit,
+    ev.Confirm: _on_confirm,
+    ev.AddEntry: _on_add_entry,
+    ev.EditEntry: _on_edit_entry,
+    ev.RemoveEntry: _on_remove_entry,
+    ev.FinishRepeat: _on_finish_repeat,
+    ev.Reopen: _on_reopen,
+}
+# Inputs that only look: allowed after the deadline and after submission.
+_READ_ONLY = (ev.Resume, ev.Review, ev.Back)
+
+
+def start(questionnaire: Questionnaire, now: datetime) -> Step:
+    """A new, empty response positioned on the first visible item."""
+    del now  # kept in the signature: callers always pass the clock
+    state = State(questionnaire.id, questionnaire.version, cursor=REVIEW)
+    run = _Run(questionnaire, state, datetime.min)
+    run.s.cursor = run.first_unanswered() or REVIEW
+    run.render_prompt()
+    return Step(run.s, tuple(run.effects))
+
+
+def advance(
+    questionnaire: Questionnaire,
+    state: State,
+    inp: ev.Input,
+    now: datetime,
+    deadline: datetime | None = None,
+) -> Step:
+    """Apply one input. Never raises for wrong input: returns `Rejected`."""
+    seq = getattr(inp, "seq", None)
+    if seq is not None and seq != state.seq:
+        return Step(state, (fx.Rejected("stale_button"),))
+    if not isinstance(inp, _READ_ONLY):
+        if deadline is not None and now > deadline:
+            return Step(state, (fx.Rejected("deadline_passed", deadline=deadline),))
+        if state.status == "submitted" and not isinstance(inp, ev.Reopen):
+            return Step(state, (fx.Rejected("already_submitted", revision=state.revision),))
+    run = _Run(questionnaire, state, now)
+    try:
+        _HANDLERS[type(inp)](run, inp)
+    except _Reject as rejection:
+        return Step(state, (fx.Rejected(rejection.key, rejection.params),))
+    run.s.seq += 1
+    if run.prompt:
+        run.render_prompt()
+    return Step(run.s, tuple(run.effects))
+
+
+def answers_snapshot(questionnaire: Questionnaire, state: State) -> dict[str, Any]:
+    """The submission: visible answers only; repeats as lists of objects.
+
+    "Non so" is stored as None with the item listed under `_unknown`, and an
+    "Altro, specificare" text under `<item>_other`.
+    """
+    run = _Run(questionnaire, state, datetime.min)
+    top: dict[str, Any] = {}
+    entries: dict[str, list[dict[str, Any]]] = {}
+    for slot in run.slots():
+        if slot.item is None:
+            if slot.repeat is not None:
+                entries.setdefault(slot.repeat.id, [])
+            continue
+        if not slot.item.asks:
+            continue
+        target = top
+        if slot.repeat is not None and slot.cursor.entry is not None:
+            rows = entries.setdefault(slot.repeat.id, [])
+            while len(rows) <= slot.cursor.entry:
+                rows.append({})
+            target = rows[slot.cursor.entry]
+        _export(slot.item, run.answers(slot.cursor), target)
+    top.update(entries)
+    return top
+
+
+def _export(item: Item, answers: AnswerSet, target: dict[str, Any]) -> None:
+    if item.id in answers.unknown:
+        target[item.id] = None
+        target.setdefault("_unknown", []).append(item.id)
+    elif item.id in answers.values:
+        target[item.id] = answers.values[item.id]
+    else:
+        return
+    if item.id in answers.other:
+        target[f"{item.id}_other"] = answers.other[item.id]

@@ -1,0 +1,151 @@
+"""Conversation state: plain, JSON-serialisable, cheap to copy.
+
+Values are stored as JSON scalars so that a state round-trips through SQLite
+unchanged: amounts as strings ("1234.50"), dates as ISO strings, integers as
+int, yes/no as bool, single choice as the choice value, multiple choice as a
+list of values. Lists are never mutated in place, only replaced, so a shallow
+copy of the dicts is a safe copy of the state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+CursorKind = Literal[
+    "item", "other_text", "repeat_menu", "review", "confirm_submit", "confirm_remove", "done"
+]
+Status = Literal["in_progress", "submitted"]
+
+
+@dataclass(slots=True)
+class AnswerSet:
+    values: dict[str, Any] = field(default_factory=dict)
+    skipped: set[str] = field(default_factory=set)
+    unknown: set[str] = field(default_factory=set)
+    other: dict[str, str] = field(default_factory=dict)
+
+    def has(self, item_id: str) -> bool:
+        return item_id in self.values or item_id in self.skipped or item_id in self.unknown
+
+    def is_empty(self) -> bool:
+        return not (self.values or self.skipped or self.unknown)
+
+    def copy(self) -> AnswerSet:
+        return AnswerSet(dict(self.values), set(self.skipped), set(self.unknown), dict(self.other))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "values": self.values,
+            "skipped": sorted(self.skipped),
+            "unknown": sorted(self.unknown),
+            "other": self.other,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AnswerSet:
+        return cls(
+            dict(data.get("values", {})),
+            set(data.get("skipped", ())),
+            set(data.get("unknown", ())),
+            dict(data.get("other", {})),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    kind: CursorKind
+    item: str | None = None  # item id, or repeat id for menus and removals
+    entry: int | None = None  # repeat entry index, for items inside a repeat
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "item": self.item, "entry": self.entry}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Cursor:
+        return cls(data["kind"], data.get("item"), data.get("entry"))
+
+
+# How the engine picks the next item after an answer.
+WalkMode = Literal["next_unanswered", "followups", "entry"]
+
+
+@dataclass(slots=True)
+class State:
+    questionnaire_id: str
+    questionnaire_version: str
+    cursor: Cursor
+    top: AnswerSet = field(default_factory=AnswerSet)
+    repeats: dict[str, list[AnswerSet]] = field(default_factory=dict)
+    closed_repeats: set[str] = field(default_factory=set)
+    history: list[Cursor] = field(default_factory=list)
+    pending: list[str] | None = None  # multiple-choice selection being built
+    walk: WalkMode = "next_unanswered"
+    return_to: Cursor | None = None
+    seq: int = 0  # bumped on every accepted input; buttons carry it
+    status: Status = "in_progress"
+    revision: int = 0
+    submitted_at: str | None = None
+
+    def copy(self) -> State:
+        return State(
+            questionnaire_id=self.questionnaire_id,
+            questionnaire_version=self.questionnaire_version,
+            cursor=self.cursor,
+            top=self.top.copy(),
+            repeats={rid: [e.copy() for e in entries] for rid, entries in self.repeats.items()},
+            closed_repeats=set(self.closed_repeats),
+            history=list(self.history),
+            pending=self.pending,
+            walk=self.walk,
+            return_to=self.return_to,
+            seq=self.seq,
+            status=self.status,
+            revision=self.revision,
+            submitted_at=self.submitted_at,
+        )
+
+    def answers_for(self, repeat_id: str | None, entry: int | None) -> AnswerSet:
+        if repeat_id is None or entry is None:
+            return self.top
+        return self.repeats[repeat_id][entry]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "questionnaire_id": self.questionnaire_id,
+            "questionnaire_version": self.questionnaire_version,
+            "cursor": self.cursor.to_json(),
+            "top": self.top.to_json(),
+            "repeats": {rid: [e.to_json() for e in es] for rid, es in self.repeats.items()},
+            "closed_repeats": sorted(self.closed_repeats),
+            "history": [c.to_json() for c in self.history],
+            "pending": self.pending,
+            "walk": self.walk,
+            "return_to": self.return_to.to_json() if self.return_to else None,
+            "seq": self.seq,
+            "status": self.status,
+            "revision": self.revision,
+            "submitted_at": self.submitted_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> State:
+        return cls(
+            questionnaire_id=data["questionnaire_id"],
+            questionnaire_version=data["questionnaire_version"],
+            cursor=Cursor.from_json(data["cursor"]),
+            top=AnswerSet.from_json(data.get("top", {})),
+            repeats={
+                rid: [AnswerSet.from_json(e) for e in es]
+                for rid, es in data.get("repeats", {}).items()
+            },
+            closed_repeats=set(data.get("closed_repeats", ())),
+            history=[Cursor.from_json(c) for c in data.get("history", ())],
+            pending=data.get("pending"),
+            walk=data.get("walk", "next_unanswered"),
+            return_to=Cursor.from_json(data["return_to"]) if data.get("return_to") else None,
+            seq=data.get("seq", 0),
+            status=data.get("status", "in_progress"),
+            revision=data.get("revision", 0),
+            submitted_at=data.get("submitted_at"),
+        )
