@@ -616,6 +616,39 @@ _HANDLERS: dict[type, _Handler] = {
 _READ_ONLY = (ev.Resume, ev.Review, ev.Back)
 
 
+def _valid(run: _Run, cursor: Cursor | None) -> bool:
+    """False for a position that no longer exists (another officer removed an
+    entry, or a questionnaire version dropped the item)."""
+    if cursor is None or cursor.kind in ("review", "confirm_submit", "done"):
+        return True
+    if cursor.kind in ("repeat_menu", "confirm_remove"):
+        entries = run.s.repeats.get(cursor.item or "", [])
+        ok = cursor.item in run.c.repeats
+        return ok and (cursor.kind == "repeat_menu" or (cursor.entry or 0) < len(entries))
+    located = run.c.items.get(cursor.item or "")
+    if located is None:
+        return False
+    if located.repeat is None:
+        return cursor.entry is None
+    return cursor.entry is not None and cursor.entry < len(run.s.repeats.get(located.repeat.id, []))
+
+
+def _sanitize(run: _Run) -> None:
+    s = run.s
+    s.history = [c for c in s.history if _valid(run, c)]
+    if not _valid(run, s.return_to):
+        s.return_to, s.walk = None, "next_unanswered"
+    if not _valid(run, s.cursor):
+        s.cursor, s.pending, s.walk, s.return_to = REVIEW, None, "next_unanswered", None
+
+
+def progress_counts(questionnaire: Questionnaire, state: State) -> tuple[int, int]:
+    """(answered, total) visible questions, for status listings."""
+    run = _Run(questionnaire, state, datetime.min)
+    askable = [slot for slot in run.slots() if slot.item is not None and slot.item.asks]
+    return sum(1 for slot in askable if run.answered(slot)), len(askable)
+
+
 def start(questionnaire: Questionnaire, now: datetime) -> Step:
     """A new, empty response positioned on the first visible item."""
     del now  # kept in the signature: callers always pass the clock
@@ -643,6 +676,7 @@ def advance(
         if state.status == "submitted" and not isinstance(inp, ev.Reopen):
             return Step(state, (fx.Rejected("already_submitted", revision=state.revision),))
     run = _Run(questionnaire, state, now)
+    _sanitize(run)
     try:
         _HANDLERS[type(inp)](run, inp)
     except _Reject as rejection:

@@ -144,6 +144,14 @@ def _member(a: object, b: object) -> bool:
     return _contains(items, a)
 
 
+def _not_equal(a: object, b: object) -> bool:
+    return not _equal(a, b)
+
+
+def _not_member(a: object, b: object) -> bool:
+    return not _member(a, b)
+
+
 def _lt(a: object, b: object) -> bool:
     o = _order(a, b)
     return o is not None and o < 0
@@ -166,13 +174,13 @@ def _ge(a: object, b: object) -> bool:
 
 _TESTS: dict[str, Callable[[object, object], bool]] = {
     "==": _equal,
-    "!=": lambda a, b: not _equal(a, b),
+    "!=": _not_equal,
     "<": _lt,
     "<=": _le,
     ">": _gt,
     ">=": _ge,
     "in": _member,
-    "not in": lambda a, b: not _member(a, b),
+    "not in": _not_member,
 }
 
 
@@ -231,7 +239,7 @@ class _Not(_Node):
         self.operand.collect(names)
 
 
-# And/Or are n-ary so long chains stay flat (no deep recursion, fewer calls).
+# And/Or are n-ary so long chains stay flat instead of nesting one level per operand.
 @dataclass(frozen=True, slots=True)
 class _And(_Node):
     operands: tuple[_Node, ...]

@@ -66,6 +66,9 @@ class Cursor:
         return cls(data["kind"], data.get("item"), data.get("entry"))
 
 
+# Per-officer part of the state; the rest is shared by the municipality.
+NAV_KEYS = ("cursor", "history", "pending", "walk", "return_to", "seq")
+
 # How the engine picks the next item after an answer.
 WalkMode = Literal["next_unanswered", "followups", "entry"]
 
@@ -127,6 +130,17 @@ class State:
             "revision": self.revision,
             "submitted_at": self.submitted_at,
         }
+
+    def split(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(answers shared by the municipality's officers, this officer's navigation)."""
+        data = self.to_json()
+        return {k: v for k, v in data.items() if k not in NAV_KEYS}, {k: data[k] for k in NAV_KEYS}
+
+    @classmethod
+    def join(cls, shared: dict[str, Any], nav: dict[str, Any] | None) -> State:
+        data = dict(shared)
+        data.update(nav or {"cursor": {"kind": "review"}})
+        return cls.from_json(data)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> State:

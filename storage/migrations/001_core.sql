@@ -48,6 +48,16 @@ CREATE TABLE responses (
     UNIQUE (questionnaire_id, istat)
 );
 
+-- Each officer's own place in the shared response: several officers of one
+-- municipality answer the same response without moving each other's cursor.
+CREATE TABLE navigation (
+    user_id            INTEGER PRIMARY KEY,
+    response_id        TEXT NOT NULL,
+    nav_json           TEXT NOT NULL,
+    prompt_message_id  INTEGER,          -- the message whose keyboard is live
+    updated_at         TEXT NOT NULL
+);
+
 CREATE TABLE answer_changes (
     id           INTEGER PRIMARY KEY,
     response_id  TEXT NOT NULL REFERENCES responses (response_id),

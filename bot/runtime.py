@@ -1,0 +1,34 @@
+"""Build the services once at start-up from the settings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.officer_flow import Clock, OfficerFlow
+from bot.settings import Settings
+from bot.telegram_app import Services
+from conversations.schema import Questionnaire, load_questionnaire, shipped_questionnaire_path
+from storage.municipalities import MunicipalityRegistry
+from storage.store import Store
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def questionnaire_for(settings: Settings) -> Questionnaire:
+    return load_questionnaire(settings.questionnaire or shipped_questionnaire_path())
+
+
+async def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
+    questionnaire = questionnaire_for(settings)
+    store = await Store.open(settings.database)
+    registry = MunicipalityRegistry.load()
+    flow = OfficerFlow(settings, store, questionnaire, registry, clock)
+    services = Services(settings=settings, store=store, flow=flow)
+
+    async def close_store(_: object) -> None:
+        await store.close()
+
+    services.shutdown.append(close_store)
+    return services

@@ -1,0 +1,477 @@
+"""Lint a questionnaire file beyond what the pydantic schema checks.
+
+`lint(raw)` takes the parsed YAML and returns one line per problem, each
+starting with where the problem is:
+
+* ``questionnaire`` for file-level fields,
+* ``section <id>`` for a section,
+* ``<item>`` for a top-level item or repeat group, ``<repeat>.<item>`` for an
+  item inside a repeat group,
+* ``schema`` for pydantic errors (followed by the location path).
+
+If the file does not pass the schema, only the schema problems are reported:
+the other checks need a well-formed questionnaire.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from conversations.expressions import (
+    Expression,
+    ExpressionError,
+    _Compare,
+    _Const,
+    _Count,
+    _Empty,
+    _Name,
+    _Node,
+    _Selected,
+    parse_expression,
+)
+from conversations.schema import CHOICE_TYPES, Item, ItemType, Questionnaire, Repeat, Text
+
+# Telegram limits an inline keyboard, and each button's callback data is at most
+# 64 bytes; the engine addresses choices by index, but a keyboard with more than
+# this many buttons is neither usable nor safe to send.
+MAX_CHOICES = 60
+
+_TAGS = frozenset({"item", "repeat"})
+
+
+# --- schema ------------------------------------------------------------------------
+
+
+def _schema_problems(raw: object, error: ValidationError) -> list[str]:
+    lines: list[str] = []
+    for entry in error.errors():
+        path, owner = _describe_location(raw, entry["loc"])
+        where = f"schema error at {path or '(top level)'}"
+        if owner:
+            where += f" ({owner})"
+        lines.append(f"{where}: {entry['msg']}")
+    return lines
+
+
+def _describe_location(raw: object, loc: tuple[int | str, ...]) -> tuple[str, str | None]:
+    """The dotted path of a pydantic location (without union tags) and the
+    id of the innermost element (section, item, repeat) it lies in."""
+    parts: list[str] = []
+    owner: str | None = None
+    node: object = raw
+    for key in loc:
+        if isinstance(node, dict) and isinstance(key, str) and key not in node and key in _TAGS:
+            continue  # the discriminator tag pydantic adds for item/repeat unions
+        parts.append(str(key))
+        if isinstance(node, dict):
+            node = node.get(key)
+        elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+            node = node[key]
+        else:
+            node = None
+        if isinstance(key, int) and isinstance(node, dict) and isinstance(node.get("id"), str):
+            owner = node["id"]
+    return ".".join(parts), owner
+
+
+# --- model walk ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Element:
+    """An item or a repeat group, in questionnaire order."""
+
+    order: int
+    label: str  # how problems name it: "item" or "repeat.item"
+    item: Item | None
+    repeat: Repeat | None  # the repeat itself, or the repeat holding the item
+
+    @property
+    def id(self) -> str:
+        if self.item is not None:
+            return self.item.id
+        assert self.repeat is not None
+        return self.repeat.id
+
+    @property
+    def when(self) -> str | None:
+        if self.item is not None:
+            return self.item.when
+        assert self.repeat is not None
+        return self.repeat.when
+
+    @property
+    def scope(self) -> str | None:
+        """The repeat whose entry the condition is evaluated in (None: top level)."""
+        return self.repeat.id if self.item is not None and self.repeat is not None else None
+
+
+def _elements(q: Questionnaire) -> list[_Element]:
+    out: list[_Element] = []
+    for section in q.sections:
+        for element in section.items:
+            if isinstance(element, Repeat):
+                out.append(_Element(len(out), element.id, None, element))
+                for item in element.items:
+                    out.append(_Element(len(out), f"{element.id}.{item.id}", item, element))
+            else:
+                out.append(_Element(len(out), element.id, element, None))
+    return out
+
+
+class _Linter:
+    def __init__(self, q: Questionnaire) -> None:
+        self.q = q
+        self.problems: list[str] = []
+        self.elements = _elements(q)
+        self.by_id: dict[str, _Element] = {}
+        for element in self.elements:
+            self.by_id.setdefault(element.id, element)
+        self.conditions: dict[int, Expression] = {}
+
+    def add(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+    def run(self) -> list[str]:
+        self.check_ids()
+        self.check_texts()
+        for element in self.elements:
+            if element.item is not None:
+                self.check_item(element.label, element.item)
+            else:
+                assert element.repeat is not None
+                self.check_repeat(element.repeat)
+        self.parse_conditions()
+        for element in self.elements:
+            expression = self.conditions.get(element.order)
+            if expression is not None:
+                self.check_references(element, expression)
+        self.check_reachability()
+        return self.problems
+
+    # --- ids ------------------------------------------------------------------------
+    def check_ids(self) -> None:
+        seen: dict[str, _Element] = {}
+        for element in self.elements:
+            first = seen.get(element.id)
+            if first is None:
+                seen[element.id] = element
+            else:
+                self.add(
+                    element.label, f"duplicate id '{element.id}' (already used by {first.label})"
+                )
+        sections: set[str] = set()
+        for section in self.q.sections:
+            if section.id in sections:
+                self.add(f"section {section.id}", f"duplicate section id '{section.id}'")
+            sections.add(section.id)
+
+    # --- translations -------------------------------------------------------------------
+    def check_text(self, where: str, what: str, text: Text | None) -> None:
+        if text is None:
+            return
+        for language in self.q.languages:
+            value = text.get(language)
+            if value is None or not value.strip():
+                self.add(where, f"{what} is missing the '{language}' translation")
+
+    def check_texts(self) -> None:
+        q = self.q
+        self.check_text("questionnaire", "title", q.title)
+        self.check_text("questionnaire", "intro", q.intro)
+        self.check_text("questionnaire", "privacy", q.privacy)
+        for section in q.sections:
+            where = f"section {section.id}"
+            self.check_text(where, "title", section.title)
+            self.check_text(where, "intro", section.intro)
+        for element in self.elements:
+            if element.item is not None:
+                item = element.item
+                self.check_text(element.label, "text", item.text)
+                self.check_text(element.label, "help", item.help)
+                for choice in item.choices:
+                    self.check_text(element.label, f"choice '{choice.value}' label", choice.label)
+                if item.validation is not None:
+                    self.check_text(element.label, "validation message", item.validation.message)
+            else:
+                assert element.repeat is not None
+                self.check_text(element.label, "text", element.repeat.text)
+                self.check_text(element.label, "add_prompt", element.repeat.add_prompt)
+
+    # --- items and repeats ----------------------------------------------------------------
+    def check_item(self, where: str, item: Item) -> None:
+        is_choice = item.type in CHOICE_TYPES
+        if is_choice and not item.choices:
+            self.add(where, f"{item.type.value} item has no choices")
+        if not is_choice and item.choices:
+            self.add(where, f"{item.type.value} item cannot have choices")
+        if len(item.choices) > MAX_CHOICES:
+            self.add(where, f"{len(item.choices)} choices, at most {MAX_CHOICES} are allowed")
+        seen: set[str] = set()
+        for choice in item.choices:
+            if choice.value in seen:
+                self.add(where, f"duplicate choice value '{choice.value}'")
+            seen.add(choice.value)
+        self.check_selections(where, item)
+        self.check_validation(where, item)
+        if item.type is ItemType.NOTE and item.allow_unknown:
+            self.add(where, "a note cannot allow a 'don't know' answer")
+
+    def check_selections(self, where: str, item: Item) -> None:
+        low, high = item.min_selections, item.max_selections
+        if (low is not None or high is not None) and item.type is not ItemType.MULTIPLE_CHOICE:
+            self.add(where, "min_selections/max_selections only apply to multiple_choice items")
+            return
+        if low is not None and high is not None and low > high:
+            self.add(where, f"min_selections ({low}) is greater than max_selections ({high})")
+        if low is not None and item.choices and low > len(item.choices):
+            self.add(
+                where,
+                f"min_selections ({low}) is greater than the number of choices "
+                f"({len(item.choices)})",
+            )
+        if low == 0 and item.required:
+            self.add(where, "a required item needs min_selections of at least 1")
+
+    def check_validation(self, where: str, item: Item) -> None:
+        rule = item.validation
+        if rule is None:
+            return
+        if rule.min is not None and rule.max is not None and rule.min > rule.max:
+            self.add(where, f"validation min ({rule.min}) is greater than max ({rule.max})")
+        if (
+            rule.min_length is not None
+            and rule.max_length is not None
+            and rule.min_length > rule.max_length
+        ):
+            self.add(
+                where,
+                f"validation min_length ({rule.min_length}) is greater than "
+                f"max_length ({rule.max_length})",
+            )
+        if rule.pattern is not None:
+            try:
+                re.compile(rule.pattern)
+            except re.error as error:
+                self.add(where, f"validation pattern does not compile: {error}")
+
+    def check_repeat(self, repeat: Repeat) -> None:
+        if not repeat.items:
+            self.add(repeat.id, "repeat group has no items")
+        if repeat.min_entries > repeat.max_entries:
+            self.add(
+                repeat.id,
+                f"min_entries ({repeat.min_entries}) is greater than "
+                f"max_entries ({repeat.max_entries})",
+            )
+        if repeat.label_item is not None and all(
+            item.id != repeat.label_item for item in repeat.items
+        ):
+            self.add(repeat.id, f"label_item '{repeat.label_item}' is not an item of the repeat")
+
+    # --- conditions -----------------------------------------------------------------------
+    def parse_conditions(self) -> None:
+        for element in self.elements:
+            source = element.when
+            if source is None:
+                continue
+            try:
+                self.conditions[element.order] = parse_expression(source)
+            except ExpressionError as error:
+                self.add(element.label, f"condition {source!r} does not parse: {error}")
+
+    def check_references(self, element: _Element, expression: Expression) -> None:
+        where = element.label
+        values: set[str] = set()
+        counts: set[str] = set()
+        selections: list[tuple[str, _Node]] = []
+        comparisons: list[tuple[str, object]] = []
+        _walk(expression._root, values, counts, selections, comparisons)
+        for name in sorted(values):
+            self.check_value_reference(element, name)
+        for name in sorted(counts):
+            self.check_count_reference(element, name)
+        for name, option in selections:
+            target = self.by_id.get(name)
+            if target is None or target.item is None:
+                continue  # reported above
+            if target.item.type not in CHOICE_TYPES:
+                self.add(where, f"selected() needs a choice item, '{name}' is {target.item.type}")
+            elif isinstance(option, _Const) and isinstance(option.value, str):
+                self.check_choice_value(where, target.item, option.value)
+        for name, constant in comparisons:
+            target = self.by_id.get(name)
+            if target is None or target.item is None or target.item.type not in CHOICE_TYPES:
+                continue
+            options = constant if isinstance(constant, tuple) else (constant,)
+            for option in options:
+                if isinstance(option, str):
+                    self.check_choice_value(where, target.item, option)
+
+    def check_choice_value(self, where: str, item: Item, value: str) -> None:
+        if all(choice.value != value for choice in item.choices):
+            self.add(where, f"condition uses '{value}', which is not a choice of '{item.id}'")
+
+    def check_value_reference(self, element: _Element, name: str) -> None:
+        where = element.label
+        target = self.by_id.get(name)
+        if target is None:
+            self.add(where, f"condition refers to unknown item '{name}'")
+            return
+        if target.item is None:
+            self.add(where, f"condition refers to repeat '{name}'; use count({name})")
+            return
+        if target.order == element.order:
+            self.add(where, "condition refers to the item itself")
+            return
+        if target.scope is not None and target.scope != element.scope:
+            self.add(
+                where,
+                f"condition refers to item '{name}' of repeat '{target.scope}', "
+                "which has no value outside its entries",
+            )
+            return
+        if target.order > element.order:
+            self.add(where, f"condition refers to later item '{name}'")
+            return
+        if target.item.type is ItemType.NOTE:
+            self.add(where, f"condition refers to note '{name}', which has no answer")
+
+    def check_count_reference(self, element: _Element, name: str) -> None:
+        where = element.label
+        target = self.by_id.get(name)
+        if target is None:
+            self.add(where, f"count() refers to unknown repeat '{name}'")
+            return
+        if target.item is not None:
+            self.add(where, f"count() needs a repeat id, '{name}' is an item")
+            return
+        if element.scope == name:
+            return  # an entry may look at how many entries its own repeat has
+        if target.order >= element.order:
+            self.add(where, f"condition refers to later repeat '{name}'")
+
+    # --- reachability -----------------------------------------------------------------------
+    def check_reachability(self) -> None:
+        never: set[str] = set()
+        for element in self.elements:
+            where = element.label
+            if element.scope is not None and element.scope in never:
+                never.add(element.id)  # inside a repeat group that is never shown
+                continue
+            expression = self.conditions.get(element.order)
+            if expression is None:
+                continue
+            hidden_refs = sorted(expression.references() & never)
+            for name in hidden_refs:
+                self.add(where, f"condition refers to '{name}', which can never be shown")
+            if _always_false(expression, never):
+                never.add(element.id)
+                if not hidden_refs:
+                    self.add(where, f"condition {element.when!r} is always false: never shown")
+
+
+def _walk(
+    node: object,
+    values: set[str],
+    counts: set[str],
+    selections: list[tuple[str, _Node]],
+    comparisons: list[tuple[str, object]],
+) -> None:
+    """Sort the ids a condition reads by how it reads them."""
+    if isinstance(node, _Name):
+        values.add(node.name)
+    elif isinstance(node, _Count):
+        counts.add(node.repeat)
+    elif isinstance(node, _Empty):
+        values.add(node.item)
+    elif isinstance(node, _Selected):
+        values.add(node.item)
+        selections.append((node.item, node.option))
+        _walk(node.option, values, counts, selections, comparisons)
+    elif isinstance(node, _Compare):
+        if node.op in ("==", "!=", "in", "not in"):
+            if isinstance(node.left, _Name) and isinstance(node.right, _Const):
+                comparisons.append((node.left.name, node.right.value))
+            elif isinstance(node.right, _Name) and isinstance(node.left, _Const):
+                comparisons.append((node.right.name, node.left.value))
+        _walk(node.left, values, counts, selections, comparisons)
+        _walk(node.right, values, counts, selections, comparisons)
+    elif isinstance(node, _Node):
+        for child in _children(node):
+            _walk(child, values, counts, selections, comparisons)
+
+
+def _children(node: _Node) -> tuple[_Node, ...]:
+    for attribute in ("operands", "items"):
+        children = getattr(node, attribute, None)
+        if isinstance(children, tuple):
+            return tuple(child for child in children if isinstance(child, _Node))
+    operand = getattr(node, "operand", None)
+    return (operand,) if isinstance(operand, _Node) else ()
+
+
+class _Undecided(Exception):
+    """The condition reads an answer that can vary."""
+
+
+class _HiddenContext:
+    """Evaluates a condition knowing only that some ids can never be shown."""
+
+    def __init__(self, never: set[str]) -> None:
+        self.never = never
+
+    def value(self, item_id: str) -> object:
+        if item_id in self.never:
+            return None
+        raise _Undecided
+
+    def count(self, repeat_id: str) -> int:
+        if repeat_id in self.never:
+            return 0
+        raise _Undecided
+
+
+def _always_false(expression: Expression, never: set[str]) -> bool:
+    try:
+        return not expression.evaluate(_HiddenContext(never))
+    except _Undecided:
+        return False
+
+
+# --- public API ----------------------------------------------------------------------------
+
+
+def lint(raw: object) -> list[str]:
+    """Every problem found in a parsed questionnaire file, one line each."""
+    try:
+        questionnaire = Questionnaire.model_validate(raw)
+    except ValidationError as error:
+        return _schema_problems(raw, error)
+    return _Linter(questionnaire).run()
+
+
+def lint_file(path: Path | str) -> list[str]:
+    """Load a questionnaire file safely and lint it."""
+    try:
+        source = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return [f"{path}: cannot read file: {error}"]
+    try:
+        raw: Any = yaml.safe_load(source)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        if mark is not None:
+            return [
+                f"{path}: YAML syntax error at line {mark.line + 1}, "
+                f"column {mark.column + 1}: {problem}"
+            ]
+        return [f"{path}: YAML syntax error: {problem}"]
+    return lint(raw)

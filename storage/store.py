@@ -1,0 +1,340 @@
+"""The one SQLite store: officers, access codes, responses and their history.
+
+Every method that changes something runs in one transaction; `record_step`
+writes the new state, the answer history and (on submission) the submission
+snapshot and its outbox row together, so nothing acknowledged is ever lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from storage.db import connect
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+@dataclass(frozen=True, slots=True)
+class Officer:
+    user_id: int
+    istat: str | None
+    language: str
+    first_name: str
+    username: str | None
+    unreachable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseRow:
+    response_id: str
+    istat: str
+    questionnaire_id: str
+    questionnaire_version: str
+    state: dict[str, Any]
+    status: str
+    revision: int
+    answered: int
+    total: int
+    started_at: str
+    updated_at: str
+    submitted_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    item_ref: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    revision: int
+    submitted_at: str
+    answers: dict[str, Any]
+    payload: dict[str, Any]  # the row pushed to the central database
+
+
+def response_id(questionnaire_id: str, istat: str) -> str:
+    return f"{questionnaire_id}:{istat}"
+
+
+class Store:
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Store:
+        return cls(await connect(path))
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, serialised within this process."""
+        async with self._write_lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            await self.db.execute("COMMIT")
+
+    async def fetchone(self, sql: str, *params: Any) -> aiosqlite.Row | None:
+        async with self.db.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def fetchall(self, sql: str, *params: Any) -> list[aiosqlite.Row]:
+        async with self.db.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    # --- officers -----------------------------------------------------------
+    async def officer(self, user_id: int) -> Officer | None:
+        row = await self.fetchone(
+            "SELECT user_id, istat, language, first_name, username, unreachable_at "
+            "FROM officers WHERE user_id = ?",
+            user_id,
+        )
+        if row is None:
+            return None
+        return Officer(row[0], row[1], row[2], row[3], row[4], row[5] is not None)
+
+    async def touch_officer(
+        self, user_id: int, first_name: str, username: str | None, language: str, now: datetime
+    ) -> Officer:
+        """Create the officer row on first contact; note the last contact."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO officers (user_id, language, first_name, username, last_seen_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
+                "first_name = excluded.first_name, username = excluded.username, "
+                "last_seen_at = excluded.last_seen_at, unreachable_at = NULL",
+                (user_id, language, first_name[:100], username, now.isoformat()),
+            )
+        officer = await self.officer(user_id)
+        assert officer is not None
+        return officer
+
+    async def bind_officer(self, user_id: int, istat: str, now: datetime) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE officers SET istat = ?, bound_at = ? WHERE user_id = ?",
+                (istat, now.isoformat(), user_id),
+            )
+            await db.execute("DELETE FROM login_failures WHERE user_id = ?", (user_id,))
+
+    async def set_language(self, user_id: int, language: str) -> None:
+        async with self.transaction() as db:
+            await db.execute("UPDATE officers SET language = ? WHERE user_id = ?", (language, user_id))
+
+    async def mark_unreachable(self, user_id: int, now: datetime) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE officers SET unreachable_at = ? WHERE user_id = ?", (now.isoformat(), user_id)
+            )
+
+    async def officers_of(self, istat: str) -> list[Officer]:
+        rows = await self.fetchall(
+            "SELECT user_id, istat, language, first_name, username, unreachable_at "
+            "FROM officers WHERE istat = ? ORDER BY user_id",
+            istat,
+        )
+        return [Officer(r[0], r[1], r[2], r[3], r[4], r[5] is not None) for r in rows]
+
+    # --- access codes -------------------------------------------------------
+    async def issue_code(self, istat: str, code_hash: str, actor: str, now: datetime) -> None:
+        """Store a new code for the municipality, revoking the one it had."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE access_codes SET status = 'revoked', revoked_at = ? "
+                "WHERE istat = ? AND status = 'active'",
+                (now.isoformat(), istat),
+            )
+            await db.execute(
+                "INSERT INTO access_codes (istat, code_hash, issued_at, issued_by) "
+                "VALUES (?, ?, ?, ?)",
+                (istat, code_hash, now.isoformat(), actor),
+            )
+
+    async def revoke_code(self, istat: str, now: datetime) -> bool:
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE access_codes SET status = 'revoked', revoked_at = ? "
+                "WHERE istat = ? AND status = 'active'",
+                (now.isoformat(), istat),
+            )
+            changed = cursor.rowcount > 0
+            # A revoked code must also stop working for those it bound.
+            await db.execute("UPDATE officers SET istat = NULL WHERE istat = ?", (istat,))
+        return changed
+
+    async def has_active_code(self, istat: str) -> bool:
+        row = await self.fetchone(
+            "SELECT 1 FROM access_codes WHERE istat = ? AND status = 'active'", istat
+        )
+        return row is not None
+
+    async def istat_for_code(self, code_hash: str) -> str | None:
+        row = await self.fetchone(
+            "SELECT istat FROM access_codes WHERE code_hash = ? AND status = 'active'", code_hash
+        )
+        return str(row[0]) if row else None
+
+    async def record_failure(self, user_id: int, now: datetime) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO login_failures (user_id, at) VALUES (?, ?)", (user_id, now.isoformat())
+            )
+
+    async def failures_since(self, user_id: int, since: datetime) -> list[datetime]:
+        rows = await self.fetchall(
+            "SELECT at FROM login_failures WHERE user_id = ? AND at >= ? ORDER BY at",
+            user_id,
+            since.isoformat(),
+        )
+        return [datetime.fromisoformat(r[0]) for r in rows]
+
+    async def clear_failures(self, user_id: int) -> int:
+        async with self.transaction() as db:
+            cursor = await db.execute("DELETE FROM login_failures WHERE user_id = ?", (user_id,))
+            return cursor.rowcount
+
+    # --- responses ----------------------------------------------------------
+    async def response(self, questionnaire_id: str, istat: str) -> ResponseRow | None:
+        row = await self.fetchone(
+            "SELECT response_id, istat, questionnaire_id, questionnaire_version, state_json, "
+            "status, revision, answered, total, started_at, updated_at, submitted_at "
+            "FROM responses WHERE response_id = ?",
+            response_id(questionnaire_id, istat),
+        )
+        if row is None:
+            return None
+        return ResponseRow(
+            row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], row[6], row[7], row[8],
+            row[9], row[10], row[11],
+        )
+
+    async def record_step(
+        self,
+        *,
+        questionnaire_id: str,
+        istat: str,
+        state: dict[str, Any],
+        nav: dict[str, Any] | None,
+        answered: int,
+        total: int,
+        user_id: int,
+        now: datetime,
+        changes: list[Change],
+        submission: Submission | None = None,
+    ) -> None:
+        """Persist one engine step atomically (state, history, submission, outbox)."""
+        rid = response_id(questionnaire_id, istat)
+        stamp = now.isoformat()
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO responses (response_id, istat, questionnaire_id, questionnaire_version,"
+                " state_json, status, revision, answered, total, started_at, updated_at, updated_by,"
+                " submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (response_id) DO UPDATE SET state_json = excluded.state_json, "
+                "questionnaire_version = excluded.questionnaire_version, status = excluded.status, "
+                "revision = excluded.revision, answered = excluded.answered, total = excluded.total,"
+                " updated_at = excluded.updated_at, updated_by = excluded.updated_by, "
+                "submitted_at = excluded.submitted_at",
+                (
+                    rid, istat, questionnaire_id, state["questionnaire_version"], _json(state),
+                    state["status"], state["revision"], answered, total, stamp, stamp, user_id,
+                    state.get("submitted_at"),
+                ),
+            )
+            if nav is not None:
+                await db.execute(
+                    "INSERT INTO navigation (user_id, response_id, nav_json, updated_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
+                    "response_id = excluded.response_id, nav_json = excluded.nav_json, "
+                    "updated_at = excluded.updated_at",
+                    (user_id, rid, _json(nav), stamp),
+                )
+            if changes:
+                await db.executemany(
+                    "INSERT INTO answer_changes (response_id, item_ref, old_json, new_json, user_id,"
+                    " at) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(rid, c.item_ref, _json(c.old), _json(c.new), user_id, stamp) for c in changes],
+                )
+            if submission is not None:
+                await db.execute(
+                    "INSERT INTO submissions (response_id, revision, submitted_at, submitted_by, "
+                    "answers_json) VALUES (?, ?, ?, ?, ?)",
+                    (rid, submission.revision, submission.submitted_at, user_id,
+                     _json(submission.answers)),
+                )
+                await db.execute(
+                    "INSERT INTO outbox (response_id, revision, payload_json, next_attempt_at, "
+                    "created_at) VALUES (?, ?, ?, ?, ?)",
+                    (rid, submission.revision, _json(submission.payload), stamp, stamp),
+                )
+
+    async def navigation(self, user_id: int, rid: str) -> dict[str, Any] | None:
+        """This officer's place in that response (None: not started there)."""
+        row = await self.fetchone(
+            "SELECT nav_json FROM navigation WHERE user_id = ? AND response_id = ?", user_id, rid
+        )
+        return json.loads(row[0]) if row else None
+
+    async def prompt_message(self, user_id: int) -> int | None:
+        row = await self.fetchone("SELECT prompt_message_id FROM navigation WHERE user_id = ?", user_id)
+        return int(row[0]) if row and row[0] is not None else None
+
+    async def set_prompt_message(self, user_id: int, message_id: int | None) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE navigation SET prompt_message_id = ? WHERE user_id = ?", (message_id, user_id)
+            )
+
+    async def changes(self, questionnaire_id: str, istat: str) -> list[dict[str, Any]]:
+        rows = await self.fetchall(
+            "SELECT item_ref, old_json, new_json, user_id, at FROM answer_changes "
+            "WHERE response_id = ? ORDER BY id",
+            response_id(questionnaire_id, istat),
+        )
+        return [
+            {"item": r[0], "old": json.loads(r[1]), "new": json.loads(r[2]), "user_id": r[3],
+             "at": r[4]}
+            for r in rows
+        ]
+
+    # --- settings and audit -------------------------------------------------
+    async def setting(self, key: str) -> str | None:
+        row = await self.fetchone("SELECT value FROM settings WHERE key = ?", key)
+        return str(row[0]) if row else None
+
+    async def set_setting(self, key: str, value: str) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    async def audit(
+        self, actor_id: int, action: str, target: str | None, details: dict[str, Any], now: datetime
+    ) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO audit_log (actor_id, action, target, details, at) VALUES (?, ?, ?, ?, ?)",
+                (actor_id, action, target, _json(details), now.isoformat()),
+            )
