@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from bot.settings import Settings
+
+# Modules that add their own subcommands: each has add_commands(subparsers),
+# setting `handler(settings, args) -> int` as a default on its parsers.
+EXTENSIONS: list[str] = []
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--from", dest="from_file", type=Path, help="CSV with an 'istat' column")
         if action != "revoke":
             p.add_argument("--out", type=Path, help="write the CSV here instead of stdout")
+    for module in EXTENSIONS:
+        importlib.import_module(module).add_commands(sub)
     return parser
 
 
@@ -59,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         q = load_questionnaire(args.file or shipped_questionnaire_path())
         return run_preview(q, lang=args.lang, istat=args.istat)
     settings = Settings()
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        return int(handler(settings, args))
     if args.command == "codes":
         from bot.codes_cli import run_codes
 
