@@ -43,7 +43,7 @@ def plain(text: str) -> str:
 def _takes_text(effects: tuple[fx.Effect, ...], q: Questionnaire) -> bool:
     """Whether the current prompt expects typed text (then numbers are answers)."""
     items = {i.id: i for s in q.sections for e in s.items
-             for i in ([e] if e.kind == "item" else e.items)}  # type: ignore[union-attr]
+             for i in ([e] if e.kind == "item" else e.items)}
     for effect in effects:
         if isinstance(effect, fx.AskOtherText):
             return True

@@ -14,16 +14,14 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterator
 from datetime import datetime
-from decimal import InvalidOperation
 from typing import Any
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from bot.presenter import Presenter
-from conversations.schema import Item, ItemType, Repeat
+from conversations.schema import Item, Repeat
 
 ENCODING = "windows-1252"
 FONT = "Helvetica"
@@ -31,6 +29,7 @@ MARGIN = 18.0  # mm
 LINE = 5.0  # mm, body line height
 INDENT = 4.0  # mm, answers are indented under their question
 LABEL_WIDTH = 38.0  # mm, labels of the header fields
+ACCENT = (40, 60, 100)  # RGB of the subtitle and entry headings
 RECEIPT_ID_LENGTH = 12
 
 # Receipt-only labels; everything else comes from the questionnaire or the catalogues.
@@ -67,11 +66,13 @@ _SUBSTITUTES = str.maketrans({
     "\u2002": " ", "\u2003": " ", "\u2007": " ", "\u2009": " ", "\u200a": " ",
     "\u202f": "\u00a0",
     "\u2032": "'", "\u2033": '"', "\u2024": ".", "\u2027": "-",
-    "\t": " ", "\r": "",
+    "\t": " ", "\r": "", "\u2028": "\n", "\u2029": "\n",
 })
 # Invisible characters that only modify what precedes them (emoji variation
 # selectors, zero-width joiners, skin tones): dropped so "❤️" gives one "?".
-_INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufe00-\ufe0f\U0001f3fb-\U0001f3ff\U000e0000-\U000e007f]")
+_INVISIBLE = re.compile(
+    "[\u200b-\u200d\u2060\ufe00-\ufe0f\U0001f3fb-\U0001f3ff\U000e0000-\U000e007f]"
+)
 _CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 
@@ -115,9 +116,8 @@ class _ReceiptPDF(FPDF):
 class _Writer:
     """Lays the receipt out top to bottom."""
 
-    def __init__(self, pdf: _ReceiptPDF, presenter: Presenter) -> None:
+    def __init__(self, pdf: _ReceiptPDF) -> None:
         self.pdf = pdf
-        self.p = presenter
         self.width = pdf.w - pdf.l_margin - pdf.r_margin
         self._char_widths: dict[tuple[str, float], dict[str, float]] = {}
         self._widths: dict[str, float] = {}
@@ -149,7 +149,8 @@ class _Writer:
         lines: list[str] = []
         for paragraph in text.split("\n"):
             line, line_width = "", 0.0
-            for word in paragraph.split():
+            # Only plain spaces break lines: "1.234,50\xa0€" stays whole.
+            for word in filter(None, paragraph.split(" ")):
                 word_width = self.width_of(word)
                 if line and line_width + space + word_width <= usable:
                     line, line_width = f"{line} {word}", line_width + space + word_width
@@ -171,7 +172,7 @@ class _Writer:
     def lines(self, text: str, *, size: float = 10, style: str = "",
               indent: float = 0.0) -> list[str]:
         self.font(size, style)
-        return self.wrap(pdf_safe(text), self.width - indent)
+        return self.wrap(pdf_safe(text.strip()), self.width - indent)
 
     def text(self, text: str | list[str], *, size: float = 10, style: str = "",
              height: float = LINE, indent: float = 0.0,
@@ -217,7 +218,7 @@ class _Writer:
     def entry_heading(self, heading: str) -> None:
         self.pdf.ln(1)
         self.keep_with_next(6 + 2 * LINE + 2)
-        self.text(heading, size=11, style="B", height=6, color=(40, 60, 100))
+        self.text(heading, size=11, style="B", height=6, color=ACCENT)
         self.pdf.ln(0.5)
 
     def answer(self, question: str, value: str, indent: float = 0.0) -> None:
@@ -233,7 +234,7 @@ class _Writer:
 def _answered(item: Item, values: dict[str, Any]) -> tuple[Any, bool, str | None] | None:
     """(value, unknown, other) for an answered item, None otherwise."""
     if not item.asks or item.id not in values:
-        return None
+        return None  # notes, unanswered and hidden items
     unknown = item.id in (values.get("_unknown") or ())
     value = values[item.id]
     if value is None and not unknown:
@@ -245,20 +246,21 @@ def _answered(item: Item, values: dict[str, Any]) -> tuple[Any, bool, str | None
 def _formatted(presenter: Presenter, item: Item, answer: tuple[Any, bool, str | None]) -> str:
     value, unknown, other = answer
     try:
-        return presenter.value(item, value, unknown=unknown, other=other)
-    except (ValueError, TypeError, InvalidOperation, ArithmeticError):
-        # A stored value the item type cannot format: show it as it is.
-        return str(value)
+        shown = presenter.value(item, value, unknown=unknown, other=other)
+    except (ValueError, TypeError, ArithmeticError):
+        shown = str(value)  # a stored value its item type cannot format: show it as it is
+    return shown if shown.strip() else presenter.t("value.empty")
 
 
-def _items(presenter: Presenter, items: tuple[Item, ...],
-           values: dict[str, Any]) -> Iterator[tuple[str, str]]:
+def _answers(presenter: Presenter, items: tuple[Item, ...],
+             values: dict[str, Any]) -> list[tuple[str, str]]:
+    """(question, formatted answer) for the answered items, in questionnaire order."""
+    out = []
     for item in items:
-        if item.type is ItemType.NOTE:
-            continue
         answer = _answered(item, values)
         if answer is not None:
-            yield presenter.text(item.text), _formatted(presenter, item, answer)
+            out.append((presenter.text(item.text), _formatted(presenter, item, answer)))
+    return out
 
 
 def _entries(repeat: Repeat, answers: dict[str, Any]) -> list[dict[str, Any]]:
@@ -291,14 +293,13 @@ def build_receipt(
     """The A4 PDF receipt of one submission.
 
     `answers` is the answers_snapshot() of the submission and `submitted_at`
-    an ISO timestamp. The output depends only on the arguments, so building
+    its ISO timestamp. The output depends only on the arguments, so building
     it twice gives the same bytes. `compress=False` leaves the page content
-    readable (Windows-1252 text), which the tests use.
+    streams readable (Windows-1252 text), which the tests rely on.
     """
     labels = labels_for(presenter.lang)
     code = receipt_id(response_id, revision, submitted_at)
-    q = presenter.q
-    title = presenter.text(q.title)
+    title = presenter.text(presenter.q.title)
 
     pdf = _ReceiptPDF(labels["footer"].format(receipt_id=code), labels["page"])
     pdf.compress = compress
@@ -310,36 +311,37 @@ def build_receipt(
     pdf.set_lang(presenter.lang)
     created = _creation_date(submitted_at)
     if created is not None:
-        pdf.set_creation_date(created)
+        pdf.set_creation_date(created)  # instead of "now": same input, same bytes
     pdf.add_page()
-    out = _Writer(pdf, presenter)
+    out = _Writer(pdf)
 
     out.text(title, size=16, style="B", height=8)
-    out.text(labels["heading"], size=13, height=7, color=(40, 60, 100))
+    out.text(labels["heading"], size=13, height=7, color=ACCENT)
     pdf.ln(3)
     out.field(labels["municipality"], f"{comune} ({provincia}) – {labels['istat']} {istat}")
     out.field(labels["revision"], str(revision))
     out.field(labels["submitted_at"], presenter.moment(submitted_at))
-    pdf.set_font(FONT, "B", 10)
+    out.font(10, "B")
     pdf.cell(LABEL_WIDTH, 6, pdf_safe(labels["receipt_id"] + ":"))
     pdf.set_font("Courier", "B", 12)
     pdf.cell(0, 6, code, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    out.text(labels["receipt_id_hint"], size=8.5, height=4.5, indent=LABEL_WIDTH, color=(90, 90, 90))
+    out.text(labels["receipt_id_hint"], size=8.5, height=4.5, indent=LABEL_WIDTH,
+             color=(90, 90, 90))
     out.rule()
 
-    for section in q.sections:
+    for section in presenter.q.sections:
         out.section(presenter.text(section.title))
         shown = False
         for element in section.items:
             if isinstance(element, Item):
-                for question, value in _items(presenter, (element,), answers):
+                for question, value in _answers(presenter, (element,), answers):
                     out.answer(question, value)
                     shown = True
                 continue
             repeat_text = presenter.text(element.text)
             for number, entry in enumerate(_entries(element, answers), start=1):
                 out.entry_heading(presenter.t("entry_heading", repeat=repeat_text, number=number))
-                for question, value in _items(presenter, element.items, entry):
+                for question, value in _answers(presenter, element.items, entry):
                     out.answer(question, value, indent=INDENT)
                 shown = True
         if not shown:

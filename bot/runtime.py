@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.coordinators import install_coordinators
 from bot.officer_flow import Clock, OfficerFlow
 from bot.settings import Settings
 from bot.telegram_app import Services
+from bot.tickets import install_tickets
 from conversations.schema import Questionnaire, load_questionnaire, shipped_questionnaire_path
 from storage.municipalities import MunicipalityRegistry
 from storage.store import Store
@@ -30,5 +32,7 @@ async def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     async def close_store(_: object) -> None:
         await store.close()
 
+    install_tickets(services)
+    install_coordinators(services)
     services.shutdown.append(close_store)
     return services

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import logging
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +47,8 @@ MENU = ["start", "riprendi", "indietro", "salta", "riepilogo", "invia", "aiuto",
         "privacy", "stato"]
 MAX_TEXT = 4096
 
-Hook = Callable[[Application[Any, Any, Any, Any, Any, Any]], Awaitable[None]]
+App = Application[Any, Any, Any, Any, Any, Any]
+Hook = Callable[[App], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -58,6 +59,9 @@ class Services:
     # Background work started with the application (sync loop, reminders...).
     startup: list[Hook] = field(default_factory=list)
     shutdown: list[Hook] = field(default_factory=list)
+    # Handler registrations of other capabilities (tickets, coordinators...),
+    # run before the officer handlers so staff commands take precedence.
+    registrars: list[Callable[[App, Services], None]] = field(default_factory=list)
 
 
 def sender_of(update: Update) -> Sender:
@@ -94,7 +98,9 @@ class OfficerHandlers:
         payload = context.args[0] if context.args else None
         await self._run(update, lambda s: self.flow.start(s, payload))
 
-    def command(self, action: str) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
+    def command(
+        self, action: str
+    ) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
         async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await self._run(update, lambda s: self.flow.command(s, action))
 
@@ -201,7 +207,9 @@ async def set_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         )
 
 
-def error_handler(services: Services) -> Callable[[object, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
+def error_handler(
+    services: Services,
+) -> Callable[[object, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
     async def handle(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error = context.error
         log.error("unhandled error", exc_info=error)
@@ -240,6 +248,8 @@ def build_application(services: Services, *, token: str) -> Application[Any, Any
         .post_shutdown(_post_shutdown(services))
         .build()
     )
+    for register in services.registrars:
+        register(app, services)
     register_officer_handlers(app, services)
     app.add_error_handler(error_handler(services))
     return app

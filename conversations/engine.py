@@ -672,9 +672,9 @@ def advance(
         return Step(state, (fx.Rejected("stale_button"),))
     if not isinstance(inp, _READ_ONLY):
         if deadline is not None and now > deadline:
-            return Step(state, (fx.Rejected("deadline_passed", deadline=deadline),))
+            return Step(state, (fx.Rejected("deadline_passed", {"deadline": deadline}),))
         if state.status == "submitted" and not isinstance(inp, ev.Reopen):
-            return Step(state, (fx.Rejected("already_submitted", revision=state.revision),))
+            return Step(state, (fx.Rejected("already_submitted", {"revision": state.revision}),))
     run = _Run(questionnaire, state, now)
     _sanitize(run)
     try:

@@ -863,6 +863,12 @@ class BotApiDouble:
             bot_id = int(token.split(":", 1)[0])
         except ValueError:
             bot_id = 123456
+        self._bot_sender: JSONDict = {
+            "id": bot_id,
+            "is_bot": True,
+            "first_name": "Surveybot",
+            "username": bot_username,
+        }
         self.bot_user: JSONDict = {
             "id": bot_id,
             "is_bot": True,
@@ -1034,6 +1040,11 @@ class BotApiDouble:
         self._require_started()
         return Bot(self.token, base_url=self.root + "/bot", base_file_url=self.root + "/file/bot")
 
+    @property
+    def open_connections(self) -> int:
+        """Number of client connections currently open (keep-alive reuse keeps it low)."""
+        return len(self._connections)
+
     def _require_started(self) -> None:
         if not self.root:
             raise RuntimeError("call `await double.start()` first")
@@ -1065,7 +1076,10 @@ class BotApiDouble:
         """
         user = self._touch_user(user_id, first_name, username, language_code)
         cid = self._resolve_user_chat(user_id, chat_id, chat_type)
-        self._touch_chat(cid, chat_type, user, chat_title, forum=message_thread_id is not None)
+        self._touch_chat(
+            cid, self._chat_type(cid, chat_type), user, chat_title,
+            forum=message_thread_id is not None,
+        )
         content: JSONDict = {"text": text}
         if entities_for_commands and text.startswith("/"):
             command = text.split(maxsplit=1)[0] if text.strip() else text
@@ -1100,7 +1114,9 @@ class BotApiDouble:
         """
         user = self._touch_user(user_id, first_name, username, language_code)
         cid = self._resolve_user_chat(user_id, chat_id, chat_type)
-        self._touch_chat(cid, chat_type, user, None, forum=message_thread_id is not None)
+        self._touch_chat(
+            cid, self._chat_type(cid, chat_type), user, None, forum=message_thread_id is not None
+        )
         body: JSONDict
         if kind == "location":
             body = {"latitude": 41.902782, "longitude": 12.496366}
@@ -1181,7 +1197,7 @@ class BotApiDouble:
             if stored is not None
             else {
                 "message_id": message_id,
-                "from": _clone(self.bot_user),
+                "from": _clone(self._bot_sender),
                 "chat": _clone(chat),
                 "date": _now(),
                 "text": "",
@@ -1463,6 +1479,13 @@ class BotApiDouble:
                                                    "first_name": "User"})
 
     @staticmethod
+    def _chat_type(chat_id: int, chat_type: str) -> str | None:
+        """The chat type to apply; a negative id never becomes a private chat."""
+        if chat_id < 0 and chat_type == "private":
+            return None
+        return chat_type
+
+    @staticmethod
     def _resolve_user_chat(user_id: int, chat_id: int | None, chat_type: str) -> int:
         if chat_id is not None:
             return chat_id
@@ -1554,7 +1577,7 @@ class BotApiDouble:
         if reply_to_message_id is not None:
             reply = self._reply_copy(chat_id, reply_to_message_id) or {
                 "message_id": reply_to_message_id,
-                "from": _clone(self.bot_user),
+                "from": _clone(self._bot_sender),
                 "chat": _clone(self._chat(chat_id)),
                 "date": _now(),
                 "text": "",
@@ -1669,6 +1692,8 @@ class BotApiDouble:
                     break
         except (asyncio.IncompleteReadError, ConnectionError, ValueError):
             pass
+        except Exception:  # malformed request etc.: drop the connection, keep serving
+            _LOGGER.exception("BotApiDouble connection handler failed")
         finally:
             self._connections.pop(task, None)
             writer.close()
@@ -1695,8 +1720,8 @@ class BotApiDouble:
             return 404, _json_bytes(ApiError(404, "Not Found").body()), "application/json"
         token, _, raw_method = path[len("/bot") :].partition("/")
         entry = self._handlers.get(raw_method.lower())
-        method_name = entry[0] if entry else raw_method
         is_poll = raw_method.lower() == "getupdates"
+        method_name = "getUpdates" if is_poll else entry[0] if entry else raw_method
         self._last_activity = time.monotonic()
         if not is_poll:
             self._inflight += 1
@@ -1711,7 +1736,6 @@ class BotApiDouble:
                 if token != self.token:
                     raise ApiError(401, "Unauthorized")
                 if is_poll:
-                    method_name = "getUpdates"
                     result: Any = await self._get_updates(params, reader)
                 elif entry is None:
                     raise ApiError(404, "Not Found")
@@ -2019,7 +2043,7 @@ class BotApiDouble:
             content["reply_markup"] = inline
         if _get_bool(params, "protect_content"):
             content["has_protected_content"] = True
-        message = self._store_message(chat_id, self.bot_user, content)
+        message = self._store_message(chat_id, self._bot_sender, content)
         if other_markup is not None:
             if "keyboard" in other_markup:
                 self._chat_keyboard[chat_id] = other_markup
@@ -2421,7 +2445,7 @@ class BotApiDouble:
         chat_id = self._target_chat(params)
         source = self._source_message(params, "Bad Request: message to forward not found")
         content: JSONDict = {k: _clone(source[k]) for k in _CONTENT_KEYS if k in source}
-        sender = source.get("from") or self.bot_user
+        sender = source.get("from") or self._bot_sender
         content["forward_origin"] = {
             "type": "user",
             "sender_user": _clone(sender),

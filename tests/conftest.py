@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.botapi_double import BotApiDouble
+from tests.harness import TOKEN, Clock, Harness, make_settings
+
+
+@pytest.fixture
+async def double() -> AsyncIterator[BotApiDouble]:
+    api = BotApiDouble(TOKEN)
+    await api.start()
+    yield api
+    await api.stop()
+
+
+@pytest.fixture
+async def harness(tmp_path: Path, double: BotApiDouble) -> AsyncIterator[Harness]:
+    h = Harness(double, make_settings(tmp_path, double), Clock())
+    await h.start()
+    yield h
+    await h.stop()
