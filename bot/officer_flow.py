@@ -79,6 +79,8 @@ class OfficerFlow:
         self.clock = clock
         self._secret = settings.code_secret.get_secret_value().encode()
         self._locks: dict[str, asyncio.Lock] = {}
+        # The last validation error each officer saw, for the context of a ticket.
+        self.last_errors: dict[int, str] = {}
 
     # --- shared helpers -------------------------------------------------------
     def lock(self, key: str) -> asyncio.Lock:
@@ -288,6 +290,7 @@ class OfficerFlow:
                 reply.document = self._receipt(presenter, step.state, istat, municipality, effect)
         if rejected:
             reply.callback_text = presenter.rejection(rejected[0])[:200]
+            self.last_errors[officer.user_id] = reply.callback_text
         reply.edit_in_place = (
             isinstance(inp, ev.Toggle) and not rejected and step.state.cursor == before_cursor
         )
@@ -314,6 +317,20 @@ class OfficerFlow:
             questionnaire_id=self.q.id, istat=istat, state=shared, nav=nav, answered=answered,
             total=total, user_id=officer.user_id, now=now, changes=changes, submission=submission,
         )
+
+    async def reopen_by_staff(self, istat: str, actor: int) -> int | None:
+        """Reopen a submitted response (an operator's /riapri); its revision, or None."""
+        async with self.lock(f"istat:{istat}"):
+            row = await self.store.response(self.q.id, istat)
+            if row is None or row.status != "submitted":
+                return None
+            shared = {**row.state, "status": "in_progress"}
+            await self.store.record_step(
+                questionnaire_id=self.q.id, istat=istat, state=shared, nav=None,
+                answered=row.answered, total=row.total, user_id=actor, now=self.clock(),
+                changes=[Change("_status", "submitted", "in_progress")],
+            )
+            return row.revision
 
     def central_row(
         self, istat: str, municipality: Municipality | None, state: State, answers: dict[str, Any]

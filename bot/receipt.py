@@ -60,13 +60,13 @@ LABELS: dict[str, dict[str, str]] = {
 
 # Characters outside Windows-1252 with an obvious stand-in.
 _SUBSTITUTES = str.maketrans({
-    "\u00ad": "",  # soft hyphen: fpdf2 treats it as a break hint, never printed
+    "\u00ad": "",  # soft hyphen: lines are wrapped here, at spaces only
     "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2212": "-",
     "\u2015": "\u2014",
     "\u2002": " ", "\u2003": " ", "\u2007": " ", "\u2009": " ", "\u200a": " ",
     "\u202f": "\u00a0",
     "\u2032": "'", "\u2033": '"', "\u2024": ".", "\u2027": "-",
-    "\t": " ", "\r": "", "\u2028": "\n", "\u2029": "\n",
+    "\t": " ", "\r": "\n", "\u2028": "\n", "\u2029": "\n",
 })
 # Invisible characters that only modify what precedes them (emoji variation
 # selectors, zero-width joiners, skin tones): dropped so "❤️" gives one "?".
@@ -84,7 +84,7 @@ def receipt_id(response_id: str, revision: int, submitted_at: str) -> str:
 
 def pdf_safe(text: str) -> str:
     """Text the core fonts can print: Windows-1252, anything else as "?"."""
-    text = unicodedata.normalize("NFC", text).translate(_SUBSTITUTES)
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n")).translate(_SUBSTITUTES)
     text = _CONTROL.sub(" ", _INVISIBLE.sub("", text))
     return text.encode(ENCODING, errors="replace").decode(ENCODING)
 

@@ -642,6 +642,17 @@ def _sanitize(run: _Run) -> None:
         s.cursor, s.pending, s.walk, s.return_to = REVIEW, None, "next_unanswered", None
 
 
+def position(questionnaire: Questionnaire, state: State) -> tuple[str | None, fx.Progress | None]:
+    """The item the officer is on and its progress (None off an item), for help tickets."""
+    run = _Run(questionnaire, state, datetime.min)
+    _sanitize(run)
+    cursor = run.s.cursor
+    item_cursor = Cursor("item", cursor.item, cursor.entry)
+    if cursor.kind in ("item", "other_text") and run.index_of(item_cursor) >= 0:
+        return cursor.item, run.progress(item_cursor)
+    return None, None
+
+
 def progress_counts(questionnaire: Questionnaire, state: State) -> tuple[int, int]:
     """(answered, total) visible questions, for status listings."""
     run = _Run(questionnaire, state, datetime.min)

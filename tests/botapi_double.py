@@ -9,8 +9,8 @@ Typical use::
 
     double = BotApiDouble()
     await double.start()
-    app = double.application_builder().build()        # or ApplicationBuilder().token(...)
-    ...                                                # .base_url(double.root + "/bot")
+    app = double.application_builder().build()   # token + base_url + base_file_url set
+    ...  # add handlers; initialize(), start(), updater.start_polling(poll_interval=0, timeout=1)
     double.user_sends(42, "/start")
     await double.wait_idle()
     assert double.texts(42) == ["Benvenuto!"]
@@ -20,6 +20,10 @@ Design notes:
 * Everything runs on the event loop that called :meth:`BotApiDouble.start`; the simulation
   methods (``user_sends`` ...) must be called from that loop's thread (they are plain
   functions, no ``await`` needed).
+* Rate limits (``enforce_limits=True``) are a strict sliding 1 s window overall, a minimum
+  interval per private chat and a 60 s window per group. A leaky-bucket limiter such as PTB's
+  ``AIORateLimiter`` at exactly 30/s bursts past a strict window at start-up: give it
+  ``max_retries`` or a lower rate.
 * Errors use the real HTTP status code and the Bot API error body, so PTB raises the same
   exceptions as against Telegram (``BadRequest``, ``Forbidden``, ``RetryAfter`` ...).
 * Like Telegram, text is stored *after* entity parsing: HTML tags / Markdown markers are
@@ -987,7 +991,7 @@ class BotApiDouble:
         if self._server is not None:
             raise RuntimeError("BotApiDouble already started")
         self._server = await asyncio.start_server(
-            self._serve_connection, host, port, backlog=2048
+            self._on_connect, host, port, backlog=2048
         )
         bound_port = self._server.sockets[0].getsockname()[1]
         shown_host = f"[{host}]" if ":" in host else host
@@ -1128,7 +1132,8 @@ class BotApiDouble:
             }
         elif kind == "photo":
             data = content if content is not None else _tiny_png()
-            sizes = self._register_photo(data, dims=_image_size(data) or (1280, 960))
+            dims = (_image_size(data) if content is not None else None) or (1280, 960)
+            sizes = self._register_photo(data, dims=dims)
             if extra:
                 sizes[-1].update(extra)
             message_content: JSONDict = {"photo": sizes}
@@ -1141,13 +1146,15 @@ class BotApiDouble:
         elif kind in _USER_MEDIA_DEFAULTS:
             default_name, mime, default_data, fields = _USER_MEDIA_DEFAULTS[kind]
             data = content if content is not None else default_data
-            meta = self._register_file(kind, data)
+            described: JSONDict = {}
+            if kind in ("document", "audio", "video", "animation"):
+                described["file_name"] = file_name or default_name
+            if mime:
+                described["mime_type"] = mime
+            meta = self._register_file(kind, data, described)
             body = {"file_id": meta["file_id"], "file_unique_id": meta["file_unique_id"]}
             body.update(fields)
-            if mime:
-                body["mime_type"] = mime
-            if kind in ("document", "audio", "video", "animation"):
-                body["file_name"] = file_name or default_name
+            body.update(described)
             body["file_size"] = len(data)
         else:
             raise ValueError(f"unsupported media kind {kind!r}")
@@ -1203,7 +1210,6 @@ class BotApiDouble:
                 "text": "",
             }
         )
-        message.pop("reply_to_message", None)
         query_id = str(next(self._query_ids))
         self._open_queries.add(query_id)
         query: JSONDict = {
@@ -1644,12 +1650,21 @@ class BotApiDouble:
     # HTTP server
     # ========================================================================================
 
+    def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Own task per connection (not the one asyncio.start_server would create for a
+        # coroutine callback) so that stop() can await and, if needed, cancel it cleanly.
+        task = asyncio.get_running_loop().create_task(self._serve_connection(reader, writer))
+        self._connections[task] = writer
+        task.add_done_callback(self._connection_done)
+
+    def _connection_done(self, task: asyncio.Task[None]) -> None:
+        self._connections.pop(task, None)
+        if not task.cancelled() and task.exception() is not None:
+            _LOGGER.error("BotApiDouble connection task failed", exc_info=task.exception())
+
     async def _serve_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections[task] = writer
         try:
             while True:
                 try:
@@ -1695,7 +1710,6 @@ class BotApiDouble:
         except Exception:  # malformed request etc.: drop the connection, keep serving
             _LOGGER.exception("BotApiDouble connection handler failed")
         finally:
-            self._connections.pop(task, None)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()

@@ -7,6 +7,7 @@ import datetime as dtm
 import io
 import warnings
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -30,6 +31,8 @@ OTHER_USER = 43
 GROUP = -1001234567890
 REPORT_BYTES = b"comune;risposte\nBergamo;12\n"
 
+App = Application[Any, Any, Any, Any, Any, Any]
+
 
 # --------------------------------------------------------------------------------------------
 # Fixtures
@@ -47,8 +50,13 @@ async def double() -> AsyncIterator[BotApiDouble]:
 async def _start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert update.effective_message is not None and update.effective_user is not None
     keyboard = InlineKeyboardMarkup(
-        [[InlineKeyboardButton("Sì", callback_data="yes"), InlineKeyboardButton("No", callback_data="no")],
-         [InlineKeyboardButton("Sito", url="https://example.org")]]
+        [
+            [
+                InlineKeyboardButton("Sì", callback_data="yes"),
+                InlineKeyboardButton("No", callback_data="no"),
+            ],
+            [InlineKeyboardButton("Sito", url="https://example.org")],
+        ]
     )
     await update.effective_message.reply_text(
         f"Ciao <b>{update.effective_user.first_name}</b>! Partecipi al questionario?",
@@ -88,7 +96,7 @@ async def _on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 @pytest.fixture
-async def app(double: BotApiDouble) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+async def app(double: BotApiDouble) -> AsyncIterator[App]:
     application = (
         ApplicationBuilder()
         .token(double.token)
@@ -126,7 +134,7 @@ def _retry_after(exc: RetryAfter) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-async def test_application_round_trip(double: BotApiDouble, app: Application) -> None:  # type: ignore[type-arg]
+async def test_application_round_trip(double: BotApiDouble, app: App) -> None:
     # Command -> message with inline keyboard (HTML parsed like Telegram does).
     double.user_sends(USER, "/start", first_name="Giulia")
     await double.wait_idle()
@@ -176,7 +184,7 @@ async def test_application_round_trip(double: BotApiDouble, app: Application) ->
 
 
 async def test_group_commands_topics_and_copies(
-    double: BotApiDouble, app: Application  # type: ignore[type-arg]
+    double: BotApiDouble, app: App
 ) -> None:
     async with double.make_bot() as bot:
         topic = await bot.create_forum_topic(GROUP, "Questionario")
@@ -196,7 +204,7 @@ async def test_group_commands_topics_and_copies(
         assert double.texts(OTHER_USER) == [reply["text"]]
 
         await bot.close_forum_topic(GROUP, topic.message_thread_id)
-        with pytest.raises(BadRequest, match="(?i)TOPIC_CLOSED"):
+        with pytest.raises(BadRequest, match=r"(?i)TOPIC_CLOSED"):
             await bot.send_message(GROUP, "x", message_thread_id=topic.message_thread_id)
         await bot.reopen_forum_topic(GROUP, topic.message_thread_id)
 
@@ -211,31 +219,33 @@ async def test_group_commands_topics_and_copies(
 
 async def test_errors_raise_the_right_ptb_exceptions(double: BotApiDouble) -> None:
     async with double.make_bot() as bot:
-        with pytest.raises(BadRequest, match="(?i)message is too long"):
+        with pytest.raises(BadRequest, match=r"(?i)message is too long"):
             await bot.send_message(USER, "x" * 4097)
         await bot.send_message(USER, "<i>" + "x" * 4096 + "</i>", parse_mode=ParseMode.HTML)
-        with pytest.raises(BadRequest, match="(?i)message text is empty"):
+        with pytest.raises(BadRequest, match=r"(?i)message text is empty"):
             await bot.send_message(USER, "  \n ")
-        with pytest.raises(BadRequest, match="(?i)BUTTON_DATA_INVALID"):
+        with pytest.raises(BadRequest, match=r"(?i)BUTTON_DATA_INVALID"):
             await bot.send_message(
                 USER, "ciao",
-                reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("a", callback_data="x" * 65)]]),
+                reply_markup=InlineKeyboardMarkup(
+                    [[InlineKeyboardButton("a", callback_data="x" * 65)]]
+                ),
             )
-        with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+        with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
             await bot.send_message(USER, "<b>grassetto", parse_mode=ParseMode.HTML)
-        with pytest.raises(BadRequest, match="(?i)reserved and must be escaped"):
+        with pytest.raises(BadRequest, match=r"(?i)reserved and must be escaped"):
             await bot.send_message(USER, "Fine.", parse_mode=ParseMode.MARKDOWN_V2)
 
         message = await bot.send_message(USER, "ciao")
-        with pytest.raises(BadRequest, match="(?i)message is not modified"):
+        with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
             await bot.edit_message_text("ciao", chat_id=USER, message_id=message.message_id)
-        with pytest.raises(BadRequest, match="(?i)message to edit not found"):
+        with pytest.raises(BadRequest, match=r"(?i)message to edit not found"):
             await bot.edit_message_text("x", chat_id=USER, message_id=9999)
-        with pytest.raises(BadRequest, match="(?i)query is too old"):
+        with pytest.raises(BadRequest, match=r"(?i)query is too old"):
             await bot.answer_callback_query("12345")
 
         double.block_user(OTHER_USER)
-        with pytest.raises(Forbidden, match="(?i)bot was blocked by the user"):
+        with pytest.raises(Forbidden, match=r"(?i)bot was blocked by the user"):
             await bot.send_message(OTHER_USER, "ciao")
         assert double.sent(OTHER_USER) == []
         assert double.texts(USER) == ["x" * 4096, "ciao"]
@@ -283,7 +293,9 @@ async def test_raw_http_error_bodies_and_encodings(double: BotApiDouble) -> None
         assert response.status_code == 404
         assert response.json() == {"ok": False, "error_code": 404, "description": "Not Found"}
 
-        response = await client.post(f"/bot{double.token}/SENDMESSAGE", json={"chat_id": USER, "text": ""})
+        response = await client.post(
+            f"/bot{double.token}/SENDMESSAGE", json={"chat_id": USER, "text": ""}
+        )
         assert response.status_code == 400
         assert response.json() == {
             "ok": False, "error_code": 400, "description": "Bad Request: message text is empty"
@@ -291,7 +303,11 @@ async def test_raw_http_error_bodies_and_encodings(double: BotApiDouble) -> None
 
         response = await client.post(
             f"/bot{double.token}/sendMessage",
-            data={"chat_id": str(USER), "text": "modulo", "reply_markup": '{"inline_keyboard": []}'},
+            data={
+                "chat_id": str(USER),
+                "text": "modulo",
+                "reply_markup": '{"inline_keyboard": []}',
+            },
         )
         assert response.status_code == 200 and response.json()["result"]["text"] == "modulo"
 
@@ -308,7 +324,9 @@ async def test_raw_http_error_bodies_and_encodings(double: BotApiDouble) -> None
         assert double.requests[-1][1]["chat_id"] == USER
 
         double.set_rate_limited(3)
-        response = await client.post(f"/bot{double.token}/sendMessage", json={"chat_id": 1, "text": "x"})
+        response = await client.post(
+            f"/bot{double.token}/sendMessage", json={"chat_id": 1, "text": "x"}
+        )
         assert response.status_code == 429
         assert response.json() == {
             "ok": False, "error_code": 429, "description": "Too Many Requests: retry after 3",
@@ -369,7 +387,8 @@ async def test_superseded_poll_gets_conflict(double: BotApiDouble) -> None:
         old_response = await asyncio.wait_for(older, timeout=2)
         assert old_response.status_code == 409
         double.user_sends(USER, "ciao")
-        assert (await asyncio.wait_for(newer, timeout=2)).json()["result"][0]["message"]["text"] == "ciao"
+        new_response = await asyncio.wait_for(newer, timeout=2)
+        assert new_response.json()["result"][0]["message"]["text"] == "ciao"
 
 
 async def test_bot_helpers_against_double(double: BotApiDouble) -> None:
@@ -378,13 +397,17 @@ async def test_bot_helpers_against_double(double: BotApiDouble) -> None:
         me = await bot.get_me()
         assert me.username == "surveybot_test_bot" and me.id == 123456 and me.is_bot
         await bot.set_my_commands([("start", "Inizia"), ("report", "Report")], language_code="it")
-        assert [c.command for c in await bot.get_my_commands(language_code="it")] == ["start", "report"]
-        assert double.my_commands(language_code="it")[1] == {"command": "report", "description": "Report"}
+        commands = await bot.get_my_commands(language_code="it")
+        assert [c.command for c in commands] == ["start", "report"]
+        assert double.my_commands(language_code="it")[1] == {
+            "command": "report", "description": "Report"
+        }
         chat = await bot.get_chat(USER)
         assert chat.type == "private"
         member = await bot.get_chat_member(GROUP, USER)
         assert member.status == "member"
         assert await bot.send_chat_action(USER, "typing")
-        photo = await bot.send_photo(USER, io.BytesIO(b"\x89PNG\r\n\x1a\n" + b"\x00" * 8 + b"\x00\x00\x05\x00\x00\x00\x02\xd0"))
+        png_header = b"\x89PNG\r\n\x1a\n" + b"\x00" * 8 + (1280).to_bytes(4) + (720).to_bytes(4)
+        photo = await bot.send_photo(USER, io.BytesIO(png_header))
         assert photo.photo[-1].width == 1280 and photo.photo[-1].height == 720
         assert double.document_bytes(double.last(USER)).startswith(b"\x89PNG")

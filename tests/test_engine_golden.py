@@ -332,7 +332,7 @@ def test_golden(path: Path, through_json: bool) -> None:
             assert outcome.snapshots[number] == spec["snapshot"], f"snapshot after {label}"
 
 
-# --- the shipped questionnaire, end to end -----------------------------------------------------------
+# --- the shipped questionnaire, end to end ---------------------------------------------------
 
 
 def test_shipped_questionnaire_end_to_end() -> None:

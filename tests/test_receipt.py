@@ -166,7 +166,7 @@ def test_pdf_safe_keeps_cp1252_and_replaces_the_rest() -> None:
     assert pdf_safe("👍🏽") == "?"  # nor does the skin tone
     assert pdf_safe("e\u0300") == "è"  # decomposed accents are composed
     assert pdf_safe("a\u202fb\u2011c\td") == "a\xa0b-c d"
-    assert pdf_safe("a\x00b\u2028c") == "a b\nc"
+    assert pdf_safe("a\x00b\u2028c\r\nd\re") == "a b\nc\nd\ne"
     for sample in ("漢字", "Ω ≤ ∞", "\U0001f600" * 3):
         pdf_safe(sample).encode("cp1252")  # never raises
 

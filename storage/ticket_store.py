@@ -1,0 +1,177 @@
+"""Tickets: help requests relayed between officers and the assistance group."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from storage.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    id: int
+    user_id: int
+    istat: str | None
+    status: str
+    created_at: str
+    taken_by: int | None
+    taken_by_name: str | None
+    first_reply_at: str | None
+    closed_at: str | None
+    thread_id: int | None
+    card_message_id: int | None
+    context: dict[str, Any]
+
+
+_COLUMNS = (
+    "id, user_id, istat, status, created_at, taken_by, taken_by_name, first_reply_at, "
+    "closed_at, thread_id, card_message_id, context_json"
+)
+
+
+def _ticket(row: Any) -> Ticket:
+    return Ticket(
+        id=row[0], user_id=row[1], istat=row[2], status=row[3], created_at=row[4],
+        taken_by=row[5], taken_by_name=row[6], first_reply_at=row[7], closed_at=row[8],
+        thread_id=row[9], card_message_id=row[10], context=json.loads(row[11]),
+    )
+
+
+class TicketStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def create(self, user_id: int, istat: str | None, context: dict[str, Any],
+                     now: datetime) -> Ticket:
+        async with self.store.transaction() as db:
+            cursor = await db.execute(
+                "INSERT INTO tickets (user_id, istat, created_at, context_json) "
+                "VALUES (?, ?, ?, ?)",
+                (user_id, istat, now.isoformat(), json.dumps(context, ensure_ascii=False)),
+            )
+            ticket_id = cursor.lastrowid
+            await db.execute("DELETE FROM help_requests_pending WHERE user_id = ?", (user_id,))
+        ticket = await self.get(int(ticket_id or 0))
+        assert ticket is not None
+        return ticket
+
+    async def get(self, ticket_id: int) -> Ticket | None:
+        row = await self.store.fetchone(f"SELECT {_COLUMNS} FROM tickets WHERE id = ?", ticket_id)
+        return _ticket(row) if row else None
+
+    async def open_for(self, user_id: int) -> Ticket | None:
+        row = await self.store.fetchone(
+            f"SELECT {_COLUMNS} FROM tickets WHERE user_id = ? AND status = 'open' "
+            "ORDER BY id DESC LIMIT 1",
+            user_id,
+        )
+        return _ticket(row) if row else None
+
+    async def by_thread(self, thread_id: int) -> Ticket | None:
+        row = await self.store.fetchone(
+            f"SELECT {_COLUMNS} FROM tickets WHERE thread_id = ? ORDER BY id DESC LIMIT 1",
+            thread_id,
+        )
+        return _ticket(row) if row else None
+
+    async def by_group_message(self, message_id: int) -> Ticket | None:
+        row = await self.store.fetchone(
+            f"SELECT {_COLUMNS} FROM tickets WHERE card_message_id = ? OR id = "
+            "(SELECT ticket_id FROM ticket_messages WHERE group_message_id = ? LIMIT 1)",
+            message_id, message_id,
+        )
+        return _ticket(row) if row else None
+
+    async def by_officer_message(self, user_id: int, message_id: int) -> Ticket | None:
+        row = await self.store.fetchone(
+            f"SELECT {_COLUMNS} FROM tickets WHERE user_id = ? AND id = "
+            "(SELECT ticket_id FROM ticket_messages WHERE officer_message_id = ? LIMIT 1)",
+            user_id, message_id,
+        )
+        return _ticket(row) if row else None
+
+    async def set_placement(self, ticket_id: int, thread_id: int | None, card_id: int) -> None:
+        async with self.store.transaction() as db:
+            await db.execute(
+                "UPDATE tickets SET thread_id = ?, card_message_id = ? WHERE id = ?",
+                (thread_id, card_id, ticket_id),
+            )
+
+    async def add_message(
+        self, ticket_id: int, direction: str, author_id: int, text: str | None,
+        officer_message_id: int | None, group_message_id: int | None, now: datetime,
+    ) -> None:
+        async with self.store.transaction() as db:
+            await db.execute(
+                "INSERT INTO ticket_messages (ticket_id, direction, author_id, text, "
+                "officer_message_id, group_message_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (ticket_id, direction, author_id, text, officer_message_id, group_message_id,
+                 now.isoformat()),
+            )
+            if direction == "operator":
+                # The first operator reply starts the clock's stop and takes the ticket.
+                await db.execute(
+                    "UPDATE tickets SET first_reply_at = COALESCE(first_reply_at, ?), "
+                    "taken_by = COALESCE(taken_by, ?), taken_at = COALESCE(taken_at, ?) "
+                    "WHERE id = ?",
+                    (now.isoformat(), author_id, now.isoformat(), ticket_id),
+                )
+
+    async def take(self, ticket_id: int, operator_id: int, name: str, now: datetime) -> None:
+        async with self.store.transaction() as db:
+            await db.execute(
+                "UPDATE tickets SET taken_by = ?, taken_by_name = ?, taken_at = ? WHERE id = ?",
+                (operator_id, name, now.isoformat(), ticket_id),
+            )
+
+    async def close(self, ticket_id: int, operator_id: int, now: datetime) -> bool:
+        async with self.store.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE tickets SET status = 'closed', closed_at = ?, closed_by = ? "
+                "WHERE id = ? AND status = 'open'",
+                (now.isoformat(), operator_id, ticket_id),
+            )
+            return cursor.rowcount > 0
+
+    async def open_tickets(self) -> list[Ticket]:
+        rows = await self.store.fetchall(
+            f"SELECT {_COLUMNS} FROM tickets WHERE status = 'open' ORDER BY id"
+        )
+        return [_ticket(r) for r in rows]
+
+    async def count_open(self, istat: str) -> int:
+        row = await self.store.fetchone(
+            "SELECT COUNT(*) FROM tickets WHERE istat = ? AND status = 'open'", istat
+        )
+        return int(row[0]) if row else 0
+
+    async def messages(self, ticket_id: int) -> list[dict[str, Any]]:
+        rows = await self.store.fetchall(
+            "SELECT direction, author_id, text, at FROM ticket_messages WHERE ticket_id = ? "
+            "ORDER BY id",
+            ticket_id,
+        )
+        return [{"direction": r[0], "author_id": r[1], "text": r[2], "at": r[3]} for r in rows]
+
+    # --- the "next message is a help request" mode ---------------------------------
+    async def begin_request(self, user_id: int, ticket_id: int | None, now: datetime) -> None:
+        async with self.store.transaction() as db:
+            await db.execute(
+                "INSERT INTO help_requests_pending (user_id, ticket_id, since) VALUES (?, ?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET ticket_id = excluded.ticket_id, "
+                "since = excluded.since",
+                (user_id, ticket_id, now.isoformat()),
+            )
+
+    async def pending_request(self, user_id: int) -> tuple[bool, int | None]:
+        row = await self.store.fetchone(
+            "SELECT ticket_id FROM help_requests_pending WHERE user_id = ?", user_id
+        )
+        return (row is not None, int(row[0]) if row and row[0] is not None else None)
+
+    async def cancel_request(self, user_id: int) -> None:
+        async with self.store.transaction() as db:
+            await db.execute("DELETE FROM help_requests_pending WHERE user_id = ?", (user_id,))
