@@ -76,28 +76,25 @@ async def _deliver(
     bot: Bot, store: Store, chat_id: int, reply: Reply, pressed: Message | None
 ) -> None:
     screens = list(reply.screens)
-    has_prompt = any(screen.is_prompt for screen in screens)
-    previous = await store.prompt_message(chat_id) if has_prompt else None
+    edited = False
     if reply.edit_in_place and pressed is not None and screens and screens[0].is_prompt:
-        first = screens.pop(0)
-        try:
-            await bot.edit_message_text(
-                first.text, chat_id, pressed.message_id, parse_mode=ParseMode.HTML,
-                reply_markup=markup(first), disable_web_page_preview=True,
-            )
-        except BadRequest as error:
-            if "not modified" not in str(error).lower():
-                raise
-        previous = None
-    elif has_prompt:
-        for message_id in {previous, pressed.message_id if pressed else None} - {None}:
-            assert message_id is not None
+        edited = await edit_prompt(bot, chat_id, pressed.message_id, screens[0])
+        if edited:
+            screens.pop(0)
+    has_prompt = any(screen.is_prompt for screen in screens)
+    if has_prompt or (reply.closes_prompt and not edited):
+        # Every keyboard drawn before (all parts of a long review, the pressed
+        # message) goes: old buttons cannot be pressed any more.
+        live = set(await store.prompt_messages(chat_id))
+        if pressed is not None:
+            live.add(pressed.message_id)
+        for message_id in sorted(live):
             await retire_keyboard(bot, chat_id, message_id)
-    last_prompt: int | None = None
+    prompts: list[int] = []
     for screen in screens:
         message = await send_screen(bot, chat_id, screen)
         if screen.is_prompt:
-            last_prompt = message.message_id
+            prompts.append(message.message_id)
     if reply.document is not None:
         await bot.send_document(
             chat_id,
@@ -105,5 +102,21 @@ async def _deliver(
             filename=reply.document.filename,
             caption=reply.document.caption[:1024],
         )
-    if last_prompt is not None:
-        await store.set_prompt_message(chat_id, last_prompt)
+    if has_prompt or (reply.closes_prompt and not edited):
+        await store.set_prompt_messages(chat_id, prompts)
+
+
+async def edit_prompt(bot: Bot, chat_id: int, message_id: int, screen: Screen) -> bool:
+    """Redraw a prompt in place (a toggle); False when that message cannot be edited
+    (deleted meanwhile, too old), so the caller sends it anew."""
+    try:
+        await bot.edit_message_text(
+            screen.text, chat_id, message_id, parse_mode=ParseMode.HTML,
+            reply_markup=markup(screen), disable_web_page_preview=True,
+        )
+    except BadRequest as error:
+        if "not modified" in str(error).lower():
+            return True
+        log.info("could not edit message %s in chat %s: %s", message_id, chat_id, error)
+        return False
+    return True

@@ -33,6 +33,10 @@ from storage.store import Change, Officer, Store, Submission, response_id
 
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
+# After this long without a step, a message first brings the officer back to
+# where they stand (it is not taken as the answer to a question they may not
+# remember any more).
+RESUME_AFTER = timedelta(hours=1)
 DEADLINE_KEY = "deadline"
 
 
@@ -58,6 +62,9 @@ class Reply:
     document: Document | None = None
     # The pressed message shows the same item again (a toggle): edit it in place.
     edit_in_place: bool = False
+    # The engine moved on: every keyboard drawn before is stale, retire them all
+    # (also when no new prompt follows, e.g. after the submission).
+    closes_prompt: bool = False
 
 
 Clock = Callable[[], datetime]
@@ -135,6 +142,9 @@ class OfficerFlow:
         officer = await self.officer(sender)
         if officer.istat is None:
             return await self.login(officer, text)
+        last_step = await self.store.navigation_updated_at(officer.user_id)
+        if last_step is not None and self.clock() - last_step >= RESUME_AFTER:
+            return await self.step(officer, ev.Resume())
         return await self.step(officer, ev.TextAnswer(text))
 
     async def command(self, sender: Sender, name: str) -> Reply:
@@ -249,6 +259,9 @@ class OfficerFlow:
 
     def _until(self, failures: list[datetime], officer: Officer) -> str:
         unlock = failures[-MAX_FAILURES] + FAILURE_WINDOW
+        # Shown to the minute: round up, so the time told is never still locked.
+        if unlock.second or unlock.microsecond:
+            unlock = unlock.replace(second=0, microsecond=0) + timedelta(minutes=1)
         return formatting.moment(unlock, self.settings.timezone,
                                  "alle" if officer.language == "it" else "at")
 
@@ -276,7 +289,7 @@ class OfficerFlow:
         step = engine.advance(self.q, state, inp, now, await self.deadline())
         rejected = [e for e in step.effects if isinstance(e, fx.Rejected)]
         if step.state is not state:
-            await self._save(officer, istat, municipality, step, now)
+            await self._save(officer, istat, municipality, step, now, shared)
         reply = Reply(presenter.screens(step.effects))
         for effect in step.effects:
             if isinstance(effect, fx.Resumed):
@@ -294,11 +307,12 @@ class OfficerFlow:
         reply.edit_in_place = (
             isinstance(inp, ev.Toggle) and not rejected and step.state.cursor == before_cursor
         )
+        reply.closes_prompt = step.state is not state
         return reply
 
     async def _save(
         self, officer: Officer, istat: str, municipality: Municipality | None, step: engine.Step,
-        now: datetime,
+        now: datetime, shared_before: dict[str, Any],
     ) -> None:
         changes: list[Change] = []
         submission: Submission | None = None
@@ -313,9 +327,13 @@ class OfficerFlow:
                 submission = Submission(effect.revision, effect.submitted_at, answers, payload)
         shared, nav = step.state.split()
         answered, total = engine.progress_counts(self.q, step.state)
+        # Only the officer's place moved (resume, review, back): the response and
+        # its "last saved" time stay as they were.
+        moved_only = shared == shared_before and not changes and submission is None
         await self.store.record_step(
-            questionnaire_id=self.q.id, istat=istat, state=shared, nav=nav, answered=answered,
-            total=total, user_id=officer.user_id, now=now, changes=changes, submission=submission,
+            questionnaire_id=self.q.id, istat=istat, state=None if moved_only else shared,
+            nav=nav, answered=answered, total=total, user_id=officer.user_id, now=now,
+            changes=changes, submission=submission,
         )
 
     async def reopen_by_staff(self, istat: str, actor: int) -> int | None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from bot.coordinators import install_coordinators
 from bot.officer_flow import Clock, OfficerFlow
 from bot.settings import Settings
+from bot.sync_loop import install_sync
 from bot.telegram_app import Services
 from bot.tickets import install_tickets
 from conversations.schema import Questionnaire, load_questionnaire, shipped_questionnaire_path
@@ -34,5 +35,6 @@ async def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
 
     install_tickets(services)
     install_coordinators(services)
+    install_sync(services)
     services.shutdown.append(close_store)
     return services

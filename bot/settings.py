@@ -59,3 +59,11 @@ class Settings(BaseSettings):
         if not TOKEN_PATTERN.match(token):
             raise SystemExit("error: SURVEYBOT_TOKEN is malformed (expected 123456:ABC-...)")
         return token
+
+    # --- coordinators (reminders and broadcasts) ---
+    # Days before the deadline a reminder goes out (0 = the morning of the last day).
+    reminder_days: str = "14,7,3,1,0"
+    # Seconds between two looks for due reminders.
+    reminder_interval: float = 60.0
+    # Messages per second of a broadcast (Telegram allows about 30 overall).
+    broadcast_rate: float = 29.0

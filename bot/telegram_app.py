@@ -167,6 +167,11 @@ class OfficerHandlers:
 def register_officer_handlers(app: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
     h = OfficerHandlers(services)
     only_private = filters.ChatType.PRIVATE
+    # First: CommandHandler also matches edited messages, and an edit into "/salta"
+    # must not skip a question. Every edit only gets the notice.
+    app.add_handler(
+        MessageHandler(filters.UpdateType.EDITED_MESSAGE & only_private, h.edited), group=1
+    )
     app.add_handler(CommandHandler("start", h.start, filters=only_private), group=1)
     for italian, (english, action) in COMMANDS.items():
         app.add_handler(CommandHandler([italian, english], h.command(action), only_private), group=1)
@@ -175,9 +180,6 @@ def register_officer_handlers(app: Application[Any, Any, Any, Any, Any, Any], se
     app.add_handler(CommandHandler("privacy", h.privacy, only_private), group=1)
     app.add_handler(CommandHandler(["stato", "status"], h.status, only_private), group=1)
     app.add_handler(CallbackQueryHandler(h.button), group=1)
-    app.add_handler(
-        MessageHandler(filters.UpdateType.EDITED_MESSAGE & only_private, h.edited), group=1
-    )
     app.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & only_private & filters.UpdateType.MESSAGE,
                        h.text),

@@ -12,8 +12,9 @@ from conversations import parsing
 from conversations.parsing import InputError
 from conversations.schema import CHOICE_TYPES, Item, ItemType
 
-YES_WORDS = frozenset({"si", "sì", "s", "yes", "y", "1"})
-NO_WORDS = frozenset({"no", "n", "2"})
+MAX_CHOICE_TEXT = 200
+YES_WORDS = frozenset({"si", "sì", "s", "yes", "y"})
+NO_WORDS = frozenset({"no", "n"})
 
 
 @lru_cache(maxsize=256)
@@ -54,8 +55,11 @@ def _check_text(item: Item, text: str) -> str:
 def choice_indexes(item: Item, text: str) -> list[int]:
     """Map typed text to choice positions: numbers ("2", "1,3") or labels."""
     options = len(item.choices) if item.type in CHOICE_TYPES else 2
+    if len(text) > MAX_CHOICE_TEXT:
+        raise InputError("invalid_choice", options=options)
     parts = [p for p in re.split(r"[,;\s]+", text.strip()) if p]
-    if parts and all(p.isdigit() for p in parts):
+    # ASCII digits only: "²" or "١" pass str.isdigit() but are no option numbers.
+    if parts and all(p.isascii() and p.isdigit() and len(p) <= 3 for p in parts):
         picked = [int(p) - 1 for p in parts]
         if all(0 <= i < options for i in picked):
             return list(dict.fromkeys(picked))

@@ -16,12 +16,12 @@ from typing import Any
 from conversations import effects as fx
 from conversations import inputs as ev
 from conversations.answer_parsing import choice_indexes, parse_text_answer
-from conversations.layout import Compiled, Slot, compiled
+from conversations.layout import Compiled, Slot, compiled, needs_other_text
 from conversations.parsing import InputError
 from conversations.schema import Item, ItemType, Questionnaire
 from conversations.state import AnswerSet, Cursor, State
 
-MAX_HISTORY = 200
+MAX_HISTORY = 50
 MAX_OTHER_LENGTH = 200
 REVIEW = Cursor("review")
 
@@ -49,37 +49,43 @@ class _Run:
         self.effects: list[fx.Effect] = []
         self.prompt = True
         self._slots: list[Slot] | None = None
+        self._index: dict[Cursor, int] = {}
+        self._done: list[bool] = []
 
     # --- layout helpers -------------------------------------------------
+    # The layout (visible slots, their positions, which are answered) is
+    # computed once per state change, not once per question asked of it.
     def slots(self) -> list[Slot]:
         if self._slots is None:
-            self._slots = self.c.slots(self.s)
+            slots, self._done = self.c.view(self.s)
+            self._slots = slots
+            self._index = {slot.cursor: i for i, slot in enumerate(slots)}
         return self._slots
+
+    def done(self) -> list[bool]:
+        self.slots()
+        return self._done
 
     def changed(self) -> None:
         self._slots = None
 
     def index_of(self, cursor: Cursor) -> int:
-        for index, slot in enumerate(self.slots()):
-            if slot.cursor == cursor:
-                return index
-        return -1
+        self.slots()
+        return self._index.get(cursor, -1)
 
     def answers(self, cursor: Cursor) -> AnswerSet:
         located = self.c.items[cursor.item or ""]
         repeat_id = located.repeat.id if located.repeat else None
         return self.s.answers_for(repeat_id, cursor.entry)
 
+    def slot_answers(self, slot: Slot) -> AnswerSet:
+        if slot.repeat is None:
+            return self.s.top
+        return self.s.repeats[slot.repeat.id][slot.cursor.entry or 0]
+
     def answered(self, slot: Slot) -> bool:
-        if slot.item is None:
-            return slot.repeat is not None and slot.repeat.id in self.s.closed_repeats
-        answers = self.answers(slot.cursor)
-        item = slot.item
-        if item.type is ItemType.NOTE:
-            return item.id in answers.skipped
-        if not answers.has(item.id):
-            return False
-        return not _needs_other_text(item, answers)
+        index = self.index_of(slot.cursor)
+        return index >= 0 and self.done()[index]
 
     def current_item(self) -> Item:
         cursor = self.s.cursor
@@ -97,10 +103,12 @@ class _Run:
         self.s.pending = None
 
     def first_unanswered(self, start: int = 0) -> Cursor | None:
-        slots = self.slots()
-        for slot in slots[start:] + slots[:start]:
-            if not self.answered(slot):
-                return slot.cursor
+        slots, done = self.slots(), self.done()
+        order = [*range(start, len(slots)), *range(min(start, len(slots)))]
+        for index in order:
+            if not done[index]:
+                cursor: Cursor = slots[index].cursor
+                return cursor
         return None
 
     def advance_from(self, cursor: Cursor) -> None:
@@ -115,6 +123,15 @@ class _Run:
                 self.move(following.cursor)
                 return
             self.return_back()
+            return
+        if self.s.walk == "sequential":
+            # After Back: the officer walks forward through what they already saw.
+            if following is None:
+                self.move(REVIEW)
+                return
+            if not self._done[index + 1]:
+                self.s.walk = "next_unanswered"
+            self.move(following.cursor)
             return
         if self.s.walk == "entry":
             if following and following.item is not None and following.cursor.entry == cursor.entry:
@@ -156,25 +173,27 @@ class _Run:
     def after_save(self, item: Item) -> None:
         cursor = Cursor("item", item.id, self.s.cursor.entry)
         if _needs_other_text(item, self.answers(cursor)):
-            self.s.cursor = Cursor("other_text", item.id, cursor.entry)
+            self.move(Cursor("other_text", item.id, cursor.entry))  # Back returns to the choice
             return
         self.advance_from(cursor)
 
     def missing(self) -> tuple[fx.ItemRef, ...]:
         refs: list[fx.ItemRef] = []
-        for slot in self.slots():
+        for slot, done in zip(self.slots(), self.done(), strict=True):
             item, repeat = slot.item, slot.repeat
             if item is None:
                 assert repeat is not None
                 if len(self.s.repeats.get(repeat.id, ())) < repeat.min_entries:
-                    refs.append(fx.ItemRef(repeat.id))
+                    refs.append(slot.ref)
                 continue
-            answers = self.answers(slot.cursor)
-            lacking = item.required and item.asks and not (
-                item.id in answers.values or item.id in answers.unknown
-            )
-            if lacking or _needs_other_text(item, answers):
-                refs.append(fx.ItemRef(item.id, repeat.id if repeat else None, slot.cursor.entry))
+            if item.type is ItemType.NOTE:
+                continue
+            answers = self.slot_answers(slot)
+            given = item.id in answers.values
+            lacking = item.required and not (given or item.id in answers.unknown)
+            # A given answer that is not "done" lacks its "Altro, specificare" text.
+            if lacking or (given and not done):
+                refs.append(slot.ref)
         return tuple(refs)
 
     # --- prompts ------------------------------------------------------------
@@ -208,13 +227,13 @@ class _Run:
     def progress(self, cursor: Cursor) -> fx.Progress:
         position = total = answered = 0
         section = 0
-        for slot in self.slots():
-            if slot.item is None or not slot.item.asks:
+        for slot, done in zip(self.slots(), self.done(), strict=True):
+            if slot.item is None or slot.item.type is ItemType.NOTE:
                 if slot.cursor == cursor:
                     section = slot.section
                 continue
             total += 1
-            if self.answered(slot):
+            if done:
                 answered += 1
             if slot.cursor == cursor:
                 position, section = total, slot.section
@@ -274,11 +293,10 @@ class _Run:
             item = slot.item
             if item is None or not item.asks:
                 continue
-            answers = self.answers(slot.cursor)
-            repeat_id = slot.repeat.id if slot.repeat else None
+            answers = self.slot_answers(slot)
             lines.append(
                 fx.ReviewLine(
-                    fx.ItemRef(item.id, repeat_id, slot.cursor.entry),
+                    slot.ref,
                     answers.values.get(item.id),
                     item.id in answers.unknown,
                     item.id in answers.skipped,
@@ -303,15 +321,10 @@ def _other_values(item: Item) -> set[str]:
 def _keeps_other(item: Item, answers: AnswerSet) -> bool:
     value = answers.values.get(item.id)
     chosen = set(value) if isinstance(value, list) else {value}
-    return bool(chosen & _other_values(item))
+    return any(c.other and c.value in chosen for c in item.choices)
 
 
-def _needs_other_text(item: Item, answers: AnswerSet) -> bool:
-    return (
-        item.type in (ItemType.SINGLE_CHOICE, ItemType.MULTIPLE_CHOICE)
-        and _keeps_other(item, answers)
-        and not answers.other.get(item.id)
-    )
+_needs_other_text = needs_other_text
 
 
 # --- input handlers: each mutates run.s or raises _Reject --------------------
@@ -354,7 +367,10 @@ def _on_text(run: _Run, inp: ev.TextAnswer) -> None:
     item = run.current_item()
     try:
         if item.type in (ItemType.SINGLE_CHOICE, ItemType.YES_NO):
-            _choose(run, item, choice_indexes(item, inp.text)[0])
+            picked = choice_indexes(item, inp.text)
+            if len(picked) != 1:
+                raise _Reject("invalid_choice", options=len(item.choices) or 2)
+            _choose(run, item, picked[0])
             return
         if item.type is ItemType.MULTIPLE_CHOICE:
             s.pending = [item.choices[i].value for i in choice_indexes(item, inp.text)]
@@ -473,7 +489,7 @@ def _on_back(run: _Run, _: ev.Back) -> None:
         target = s.history.pop()
         if target in visible and target != s.cursor:
             s.cursor, s.pending = target, None
-            s.walk, s.return_to = "next_unanswered", None
+            s.walk, s.return_to = "sequential", None
             return
     raise _Reject("no_previous")
 
@@ -539,7 +555,8 @@ def _on_add_entry(run: _Run, inp: ev.AddEntry) -> None:
     entries = run.s.repeats.setdefault(inp.repeat, [])
     if len(entries) >= repeat.max_entries:
         raise _Reject("max_entries", max=repeat.max_entries)
-    entries.append(AnswerSet())
+    entries.append(AnswerSet(key=f"e{run.s.entry_serial}"))
+    run.s.entry_serial += 1
     run.s.closed_repeats.discard(inp.repeat)
     run.s.walk, run.s.return_to = "next_unanswered", None
     run.changed()
@@ -633,9 +650,50 @@ def _valid(run: _Run, cursor: Cursor | None) -> bool:
     return cursor.entry is not None and cursor.entry < len(run.s.repeats.get(located.repeat.id, []))
 
 
-def _sanitize(run: _Run) -> None:
+def _repeat_of(run: _Run, cursor: Cursor) -> str | None:
+    if cursor.kind in ("repeat_menu", "confirm_remove"):
+        return cursor.item
+    located = run.c.items.get(cursor.item or "")
+    return located.repeat.id if located and located.repeat else None
+
+
+def _stamp(run: _Run) -> None:
+    """Remember which entry the officer's positions point at, by key."""
     s = run.s
-    s.history = [c for c in s.history if _valid(run, c)]
+    anchors: dict[str, str] = {}
+    for name, cursor in (("cursor", s.cursor), ("return_to", s.return_to)):
+        if cursor is None or cursor.entry is None:
+            continue
+        repeat_id = _repeat_of(run, cursor)
+        entries = s.repeats.get(repeat_id or "", [])
+        if cursor.entry < len(entries):
+            anchors[name] = entries[cursor.entry].key
+    s.anchors = anchors
+
+
+def _reanchor(run: _Run, cursor: Cursor | None, anchor: str | None) -> Cursor | None:
+    """The same entry's position after other officers' removals (None: it is gone)."""
+    if cursor is None or cursor.entry is None or not anchor:
+        return cursor
+    entries = run.s.repeats.get(_repeat_of(run, cursor) or "", [])
+    for index, entry in enumerate(entries):
+        if entry.key == anchor:
+            return cursor._replace(entry=index)
+    return None
+
+
+def _sanitize(run: _Run) -> None:
+    # History is checked when it is used (Back keeps only visible positions).
+    s = run.s
+    for entries in s.repeats.values():
+        for entry in entries:
+            if not entry.key:  # entries stored before keys existed
+                entry.key = f"e{s.entry_serial}"
+                s.entry_serial += 1
+    if s.anchors:
+        moved = _reanchor(run, s.cursor, s.anchors.get("cursor"))
+        s.cursor = moved if moved is not None else REVIEW
+        s.return_to = _reanchor(run, s.return_to, s.anchors.get("return_to"))
     if not _valid(run, s.return_to):
         s.return_to, s.walk = None, "next_unanswered"
     if not _valid(run, s.cursor):
@@ -695,6 +753,7 @@ def advance(
     run.s.seq += 1
     if run.prompt:
         run.render_prompt()
+    _stamp(run)
     return Step(run.s, tuple(run.effects))
 
 

@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from conversations.effects import ItemRef
 from conversations.expressions import Expression, parse_expression
 from conversations.schema import Item, ItemType, Questionnaire, Repeat
 from conversations.state import AnswerSet, Cursor, State
@@ -23,6 +24,7 @@ class Slot:
     item: Item | None  # None for a repeat menu
     repeat: Repeat | None
     section: int  # 0-based
+    ref: ItemRef  # the same position as effects name it
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,7 @@ class Compiled:
         self.items: dict[str, Located] = {}
         self.repeats: dict[str, tuple[Repeat, int]] = {}
         self.conditions: dict[str, Expression] = {}
+        self._slot_cache: dict[tuple[str | None, str | None, int | None], Slot] = {}
         for index, section in enumerate(questionnaire.sections):
             for element in section.items:
                 if isinstance(element, Repeat):
@@ -51,38 +54,119 @@ class Compiled:
                 else:
                     self.items[element.id] = Located(element, None, index)
                     self._condition(element.id, element.when)
+        # Item id -> the values of its "Altro, specificare" choices.
+        self.other_values: dict[str, frozenset[str]] = {
+            item_id: frozenset(c.value for c in located.item.choices if c.other)
+            for item_id, located in self.items.items()
+            if any(c.other for c in located.item.choices)
+        }
+
+        self._plan = [
+            (element, index, self.conditions.get(element.id),
+             self._slot(element, None, None, index) if isinstance(element, Item) else None)
+            for index, section in enumerate(questionnaire.sections)
+            for element in section.items
+        ]
+        self._entry_plans: dict[tuple[str, int], list[tuple[Item, Expression | None, Slot]]] = {}
+        # Only items some condition reads need their visibility remembered.
+        self.referenced: frozenset[str] = frozenset().union(
+            *(condition.references() for condition in self.conditions.values())
+        )
 
     def _condition(self, element_id: str, when: str | None) -> None:
         if when:
             self.conditions[element_id] = parse_expression(when)
 
     def slots(self, state: State) -> list[Slot]:
-        visible: dict[tuple[str, int | None], bool] = {}
-        out: list[Slot] = []
-        top_ctx = _Context(self, state, visible, None, None)
-        for index, section in enumerate(self.q.sections):
-            for element in section.items:
-                shown = self._shown(element.id, top_ctx)
-                visible[(element.id, None)] = shown
-                if not shown:
-                    continue
-                if isinstance(element, Item):
-                    out.append(Slot(Cursor("item", element.id), element, None, index))
-                    continue
-                for number, _entry in enumerate(state.repeats.get(element.id, ())):
-                    ctx = _Context(self, state, visible, element, number)
-                    for item in element.items:
-                        item_shown = self._shown(item.id, ctx)
-                        visible[(item.id, number)] = item_shown
-                        if item_shown:
-                            cursor = Cursor("item", item.id, number)
-                            out.append(Slot(cursor, item, element, index))
-                out.append(Slot(Cursor("repeat_menu", element.id), None, element, index))
-        return out
+        return self.view(state)[0]
 
-    def _shown(self, element_id: str, ctx: _Context) -> bool:
-        condition = self.conditions.get(element_id)
-        return condition is None or condition.evaluate(ctx)
+    def view(self, state: State) -> tuple[list[Slot], list[bool]]:
+        """Visible slots in order, and whether each one is answered.
+
+        This runs on every step, so it is written for speed: one pass, slot
+        objects built once, visibility kept only for items conditions read.
+        """
+        visible: dict[tuple[str, int | None], bool] = {}
+        referenced = self.referenced
+        out: list[Slot] = []
+        done: list[bool] = []
+        other_values = self.other_values
+        top_ctx = _Context(self, state, visible, None, None)
+        top = state.top
+        for element, index, condition, slot in self._plan:
+            shown = condition is None or condition.evaluate(top_ctx)
+            if element.id in referenced:
+                visible[(element.id, None)] = shown
+            if not shown:
+                continue
+            if slot is not None:  # a top-level item
+                out.append(slot)
+                done.append(_answered(slot.item, top, other_values))  # type: ignore[arg-type]
+                continue
+            assert isinstance(element, Repeat)
+            for number, answers in enumerate(state.repeats.get(element.id, ())):
+                ctx = _Context(self, state, visible, element, number)
+                for item, item_condition, item_slot in self._entry_plan(element, number):
+                    item_shown = item_condition is None or item_condition.evaluate(ctx)
+                    if item.id in referenced:
+                        visible[(item.id, number)] = item_shown
+                    if item_shown:
+                        out.append(item_slot)
+                        done.append(_answered(item, answers, other_values))
+            out.append(self._slot(None, element, None, index))
+            done.append(element.id in state.closed_repeats)
+        return out, done
+
+    def _entry_plan(
+        self, repeat: Repeat, entry: int
+    ) -> list[tuple[Item, Expression | None, Slot]]:
+        key = (repeat.id, entry)
+        plan = self._entry_plans.get(key)
+        if plan is None:
+            section = self.repeats[repeat.id][1]
+            plan = self._entry_plans[key] = [
+                (item, self.conditions.get(item.id), self._slot(item, repeat, entry, section))
+                for item in repeat.items
+            ]
+        return plan
+
+    def _slot(self, item: Item | None, repeat: Repeat | None, entry: int | None,
+              section: int) -> Slot:
+        """Slots are immutable and recur every step: build each once."""
+        key = (item.id if item else None, repeat.id if repeat else None, entry)
+        slot = self._slot_cache.get(key)
+        if slot is None:
+            if item is None:
+                assert repeat is not None
+                cursor = Cursor("repeat_menu", repeat.id)
+                ref = ItemRef(repeat.id)
+            else:
+                cursor = Cursor("item", item.id, entry)
+                ref = ItemRef(item.id, repeat.id if repeat else None, entry)
+            slot = self._slot_cache[key] = Slot(cursor, item, repeat, section, ref)
+        return slot
+
+def needs_other_text(item: Item, answers: AnswerSet) -> bool:
+    """An "Altro, specificare" choice is selected but its text is not given yet."""
+    if item.id in answers.other or not any(c.other for c in item.choices):
+        return False
+    value = answers.values.get(item.id)
+    chosen = value if isinstance(value, list) else [value]
+    return any(c.other and c.value in chosen for c in item.choices)
+
+
+def _answered(item: Item, answers: AnswerSet, other_values: dict[str, frozenset[str]]) -> bool:
+    item_id = item.id
+    if item.type is ItemType.NOTE:
+        return item_id in answers.skipped
+    values = answers.values
+    if item_id in values:
+        others = other_values.get(item_id)
+        if others is None or item_id in answers.other:
+            return True
+        value = values[item_id]
+        return others.isdisjoint(value) if isinstance(value, list) else value not in others
+    return item_id in answers.skipped or item_id in answers.unknown
 
 
 def typed_value(item: Item, answers: AnswerSet) -> Any:

@@ -10,7 +10,7 @@ copy of the dicts is a safe copy of the state.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 CursorKind = Literal[
     "item", "other_text", "repeat_menu", "review", "confirm_submit", "confirm_remove", "done"
@@ -24,6 +24,7 @@ class AnswerSet:
     skipped: set[str] = field(default_factory=set)
     unknown: set[str] = field(default_factory=set)
     other: dict[str, str] = field(default_factory=dict)
+    key: str = ""  # stable id of a repeat entry: positions survive removals
 
     def has(self, item_id: str) -> bool:
         return item_id in self.values or item_id in self.skipped or item_id in self.unknown
@@ -32,7 +33,9 @@ class AnswerSet:
         return not (self.values or self.skipped or self.unknown)
 
     def copy(self) -> AnswerSet:
-        return AnswerSet(dict(self.values), set(self.skipped), set(self.unknown), dict(self.other))
+        return AnswerSet(
+            dict(self.values), set(self.skipped), set(self.unknown), dict(self.other), self.key
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -40,6 +43,7 @@ class AnswerSet:
             "skipped": sorted(self.skipped),
             "unknown": sorted(self.unknown),
             "other": self.other,
+            "key": self.key,
         }
 
     @classmethod
@@ -49,11 +53,13 @@ class AnswerSet:
             set(data.get("skipped", ())),
             set(data.get("unknown", ())),
             dict(data.get("other", {})),
+            data.get("key", ""),
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Cursor:
+class Cursor(NamedTuple):
+    """A position; a tuple so that hashing and comparing (on every step) are fast."""
+
     kind: CursorKind
     item: str | None = None  # item id, or repeat id for menus and removals
     entry: int | None = None  # repeat entry index, for items inside a repeat
@@ -67,10 +73,10 @@ class Cursor:
 
 
 # Per-officer part of the state; the rest is shared by the municipality.
-NAV_KEYS = ("cursor", "history", "pending", "walk", "return_to", "seq")
+NAV_KEYS = ("cursor", "history", "pending", "walk", "return_to", "seq", "anchors")
 
 # How the engine picks the next item after an answer.
-WalkMode = Literal["next_unanswered", "followups", "entry"]
+WalkMode = Literal["next_unanswered", "followups", "entry", "sequential"]
 
 
 @dataclass(slots=True)
@@ -86,6 +92,10 @@ class State:
     walk: WalkMode = "next_unanswered"
     return_to: Cursor | None = None
     seq: int = 0  # bumped on every accepted input; buttons carry it
+    # Entry keys of `cursor` and `return_to`: another officer may remove an
+    # entry before this one, shifting entry numbers under this officer's feet.
+    anchors: dict[str, str] = field(default_factory=dict)
+    entry_serial: int = 0  # shared: the next entry key
     status: Status = "in_progress"
     revision: int = 0
     submitted_at: str | None = None
@@ -103,6 +113,8 @@ class State:
             walk=self.walk,
             return_to=self.return_to,
             seq=self.seq,
+            anchors=dict(self.anchors),
+            entry_serial=self.entry_serial,
             status=self.status,
             revision=self.revision,
             submitted_at=self.submitted_at,
@@ -126,6 +138,8 @@ class State:
             "walk": self.walk,
             "return_to": self.return_to.to_json() if self.return_to else None,
             "seq": self.seq,
+            "anchors": self.anchors,
+            "entry_serial": self.entry_serial,
             "status": self.status,
             "revision": self.revision,
             "submitted_at": self.submitted_at,
@@ -159,6 +173,8 @@ class State:
             walk=data.get("walk", "next_unanswered"),
             return_to=Cursor.from_json(data["return_to"]) if data.get("return_to") else None,
             seq=data.get("seq", 0),
+            anchors=dict(data.get("anchors", {})),
+            entry_serial=data.get("entry_serial", 0),
             status=data.get("status", "in_progress"),
             revision=data.get("revision", 0),
             submitted_at=data.get("submitted_at"),

@@ -201,8 +201,9 @@ class Store:
             )
 
     async def failures_since(self, user_id: int, since: datetime) -> list[datetime]:
+        """Failures strictly after `since`: one made exactly a window ago has expired."""
         rows = await self.fetchall(
-            "SELECT at FROM login_failures WHERE user_id = ? AND at >= ? ORDER BY at",
+            "SELECT at FROM login_failures WHERE user_id = ? AND at > ? ORDER BY at",
             user_id,
             since.isoformat(),
         )
@@ -233,7 +234,7 @@ class Store:
         *,
         questionnaire_id: str,
         istat: str,
-        state: dict[str, Any],
+        state: dict[str, Any] | None,
         nav: dict[str, Any] | None,
         answered: int,
         total: int,
@@ -242,25 +243,32 @@ class Store:
         changes: list[Change],
         submission: Submission | None = None,
     ) -> None:
-        """Persist one engine step atomically (state, history, submission, outbox)."""
+        """Persist one engine step atomically (state, history, submission, outbox).
+
+        `state` None: only the officer's navigation moved (a look at the review,
+        a resume), so the response and its "last saved" time stay as they were.
+        """
         rid = response_id(questionnaire_id, istat)
         stamp = now.isoformat()
         async with self.transaction() as db:
-            await db.execute(
-                "INSERT INTO responses (response_id, istat, questionnaire_id, questionnaire_version,"
-                " state_json, status, revision, answered, total, started_at, updated_at, updated_by,"
-                " submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (response_id) DO UPDATE SET state_json = excluded.state_json, "
-                "questionnaire_version = excluded.questionnaire_version, status = excluded.status, "
-                "revision = excluded.revision, answered = excluded.answered, total = excluded.total,"
-                " updated_at = excluded.updated_at, updated_by = excluded.updated_by, "
-                "submitted_at = excluded.submitted_at",
-                (
-                    rid, istat, questionnaire_id, state["questionnaire_version"], _json(state),
-                    state["status"], state["revision"], answered, total, stamp, stamp, user_id,
-                    state.get("submitted_at"),
-                ),
-            )
+            if state is not None:
+                await db.execute(
+                    "INSERT INTO responses (response_id, istat, questionnaire_id,"
+                    " questionnaire_version, state_json, status, revision, answered, total,"
+                    " started_at, updated_at, updated_by, submitted_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (response_id) DO UPDATE SET state_json = excluded.state_json, "
+                    "questionnaire_version = excluded.questionnaire_version, "
+                    "status = excluded.status, revision = excluded.revision, "
+                    "answered = excluded.answered, total = excluded.total, "
+                    "updated_at = excluded.updated_at, updated_by = excluded.updated_by, "
+                    "submitted_at = excluded.submitted_at",
+                    (
+                        rid, istat, questionnaire_id, state["questionnaire_version"],
+                        _json(state), state["status"], state["revision"], answered, total, stamp,
+                        stamp, user_id, state.get("submitted_at"),
+                    ),
+                )
             if nav is not None:
                 await db.execute(
                     "INSERT INTO navigation (user_id, response_id, nav_json, updated_at) "
@@ -295,15 +303,41 @@ class Store:
         )
         return json.loads(row[0]) if row else None
 
-    async def prompt_message(self, user_id: int) -> int | None:
-        row = await self.fetchone("SELECT prompt_message_id FROM navigation WHERE user_id = ?", user_id)
-        return int(row[0]) if row and row[0] is not None else None
+    async def navigation_updated_at(self, user_id: int) -> datetime | None:
+        """When this officer's last accepted step was saved (None: never)."""
+        row = await self.fetchone("SELECT updated_at FROM navigation WHERE user_id = ?", user_id)
+        return datetime.fromisoformat(row[0]) if row else None
 
-    async def set_prompt_message(self, user_id: int, message_id: int | None) -> None:
+    async def prompt_messages(self, user_id: int) -> list[int]:
+        """The messages whose keyboards are live (a long review spans several).
+
+        One id is stored as an integer, several as a JSON list in the same column.
+        """
+        row = await self.fetchone("SELECT prompt_message_id FROM navigation WHERE user_id = ?", user_id)
+        if row is None or row[0] is None:
+            return []
+        value = row[0]
+        if isinstance(value, str):
+            return [int(v) for v in json.loads(value)]
+        return [int(value)]
+
+    async def prompt_message(self, user_id: int) -> int | None:
+        ids = await self.prompt_messages(user_id)
+        return ids[-1] if ids else None
+
+    async def set_prompt_messages(self, user_id: int, message_ids: list[int]) -> None:
+        value: int | str | None = None
+        if len(message_ids) == 1:
+            value = message_ids[0]
+        elif message_ids:
+            value = _json(message_ids)
         async with self.transaction() as db:
             await db.execute(
-                "UPDATE navigation SET prompt_message_id = ? WHERE user_id = ?", (message_id, user_id)
+                "UPDATE navigation SET prompt_message_id = ? WHERE user_id = ?", (value, user_id)
             )
+
+    async def set_prompt_message(self, user_id: int, message_id: int | None) -> None:
+        await self.set_prompt_messages(user_id, [] if message_id is None else [message_id])
 
     async def changes(self, questionnaire_id: str, istat: str) -> list[dict[str, Any]]:
         rows = await self.fetchall(

@@ -54,7 +54,10 @@ class Request:
 
 class CentralDouble:
     def __init__(
-        self, *, token: str | None = None, reject: Callable[[dict[str, Any]], str | None] | None = None
+        self,
+        *,
+        token: str | None = None,
+        reject: Callable[[dict[str, Any]], str | None] | None = None,
     ) -> None:
         self.token = token
         self.reject = reject
@@ -129,7 +132,9 @@ class CentralDouble:
                 self._tasks.discard(task)
             writer.close()
 
-    async def _one_exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    async def _one_exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
         line = await reader.readline()
         if not line.strip():
             return False
@@ -150,7 +155,8 @@ class CentralDouble:
             await asyncio.sleep(fault.delay)
         split = urlsplit(target)
         query = parse_qs(split.query)
-        status, extra, payload, pairs = self._handle(method, split.path, query, headers, body, fault)
+        status, extra, payload, pairs = self._handle(
+            method, split.path, query, headers, body, fault)
         self.requests.append(Request(method, split.path, query, headers, pairs, status))
         reason = HTTPStatus(status).phrase
         data = payload.encode()

@@ -28,6 +28,7 @@ from conversations import inputs as ev
 from conversations.engine import Step, advance, answers_snapshot, start
 from conversations.schema import Questionnaire, load_questionnaire, shipped_questionnaire_path
 from conversations.state import State
+from conversations.validator import lint
 
 CASES = Path(__file__).parent / "engine_cases"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -103,18 +104,18 @@ def render(effect: fx.Effect) -> list[str]:
         case fx.ShowReview():
             missing = ", ".join(ref(r) for r in effect.missing) or "none"
             lines = [f"review ({effect.status}), missing: {missing}"]
-            for line in effect.lines:
-                if line.unknown:
+            for row in effect.lines:
+                if row.unknown:
                     shown = "unknown"
-                elif line.skipped:
+                elif row.skipped:
                     shown = "skipped"
-                elif line.value is None:
+                elif row.value is None:
                     shown = "-"
                 else:
-                    shown = fmt(line.value)
-                if line.other is not None:
-                    shown += f" other={fmt(line.other)}"
-                lines.append(f"  {ref(line.ref)}: {shown}")
+                    shown = fmt(row.value)
+                if row.other is not None:
+                    shown += f" other={fmt(row.other)}"
+                lines.append(f"  {ref(row.ref)}: {shown}")
             return lines
         case fx.MissingItems():
             return ["missing: " + ", ".join(ref(r) for r in effect.refs)]
@@ -179,7 +180,7 @@ def parse_input(spec: Any, state: State) -> ev.Input:
     if kind in _SIMPLE:
         assert arg is None, spec
         cls: Any = _SIMPLE[kind]
-        return cls() if cls is ev.Resume else cls(seq=seq)  # type: ignore[no-any-return]
+        return cls() if cls is ev.Resume else cls(seq=seq)
     match kind:
         case "choose":
             return ev.Choose(int(arg), seq=seq)
@@ -314,6 +315,12 @@ def _case_files() -> list[Path]:
 
 def test_there_are_enough_cases() -> None:
     assert len(_case_files()) >= 12
+
+
+@pytest.mark.parametrize("path", _case_files(), ids=lambda p: p.stem)
+def test_case_questionnaires_lint_clean(path: Path) -> None:
+    case = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert lint(yaml.safe_load(case["questionnaire"])) == []
 
 
 @pytest.mark.parametrize("through_json", [False, True], ids=["direct", "json"])

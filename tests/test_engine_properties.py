@@ -81,74 +81,148 @@ def _garbage_text() -> st.SearchStrategy[str]:
     )
 
 
+def _visible_items(state: State) -> list[tuple[str, int | None]]:
+    return [
+        (slot.cursor.item or "", slot.cursor.entry)
+        for slot in C.slots(state)
+        if slot.item is not None
+    ]
+
+
+def _pick(draw: st.DrawFn, options: list[ev.Input]) -> ev.Input:
+    return draw(st.sampled_from(options))
+
+
 @st.composite
-def an_input(draw: st.DrawFn, state: State) -> ev.Input:
-    """A plausible input for where the state stands, or garbage."""
-    seq = draw(
-        st.one_of(
-            st.just(state.seq),
-            st.just(state.seq),
-            st.just(state.seq),
-            st.none(),
-            ANY_INT,
-        )
-    )
+def _plausible(draw: st.DrawFn, state: State, seq: int | None) -> ev.Input:
+    """What an officer would likely press or type where the state stands."""
     cursor = state.cursor
-    located = C.items.get(cursor.item or "") if cursor.kind in ("item", "other_text") else None
-    entries = {rid: len(state.repeats.get(rid, ())) for rid in C.repeats}
-    kind = draw(st.integers(0, 19))
-    if kind <= 5 and located is not None:
-        item = located.item
-        if cursor.kind == "other_text":
-            return ev.TextAnswer(draw(st.sampled_from(["Sportello", "", "x" * 201])))
-        if item.type in (ItemType.SINGLE_CHOICE, ItemType.YES_NO) and kind <= 2:
-            options = len(item.choices) if item.choices else 2
-            return ev.Choose(draw(st.integers(0, options - 1)), seq)
-        if item.type is ItemType.MULTIPLE_CHOICE and kind <= 3:
-            if kind <= 2:
-                return ev.Toggle(draw(st.integers(0, len(item.choices) - 1)), seq)
-            return ev.ConfirmSelection(seq)
+    roll = draw(st.integers(0, 9))
+    if state.status == "submitted":
+        return _pick(draw, [ev.Reopen(seq), ev.Review(seq), ev.Resume()])
+    if cursor.kind == "other_text":
+        return ev.TextAnswer(draw(st.sampled_from(["Sportello", "Sportello", "", "x" * 201])))
+    if cursor.kind == "item" and cursor.item in C.items:
+        item = C.items[cursor.item].item
+        if roll == 0:
+            return _pick(draw, [ev.Skip(seq), ev.DontKnow(seq), ev.Keep(seq)])
+        if item.type is ItemType.NOTE:
+            return ev.Keep(seq)
+        if item.type in (ItemType.SINGLE_CHOICE, ItemType.YES_NO) and roll <= 7:
+            return ev.Choose(draw(st.integers(0, max(len(item.choices), 2) - 1)), seq)
+        if item.type is ItemType.MULTIPLE_CHOICE and roll <= 7:
+            if state.pending and roll <= 4:
+                return ev.ConfirmSelection(seq)
+            return ev.Toggle(draw(st.integers(0, len(item.choices) - 1)), seq)
         return ev.TextAnswer(draw(st.sampled_from(VALID_TEXT[item.type])))
-    if kind <= 5 and cursor.kind == "repeat_menu":
+    if cursor.kind == "repeat_menu":
         rid = cursor.item or ""
-        if kind <= 2 and entries.get(rid, 0) < 4:
+        entries = len(state.repeats.get(rid, ()))
+        if entries == 0 or (entries < 3 and roll <= 3):
             return ev.AddEntry(rid, seq)
+        if roll == 9:
+            entry = draw(st.integers(0, entries - 1))
+            return _pick(draw, [ev.EditEntry(rid, entry, seq), ev.RemoveEntry(rid, entry, seq)])
         return ev.FinishRepeat(rid, seq)
-    if kind <= 5 and cursor.kind in ("confirm_submit", "confirm_remove"):
-        return ev.Confirm(draw(st.booleans()), seq)
-    if kind <= 5 and cursor.kind == "review":
-        return draw(st.sampled_from([ev.Submit(seq), ev.Submit(seq), ev.Resume()]))
-    if kind <= 5 and state.status == "submitted":
-        return draw(st.sampled_from([ev.Reopen(seq), ev.Review(seq), ev.Resume()]))
-    if kind == 6:
+    if cursor.kind == "confirm_submit":
+        return ev.Confirm(roll <= 7, seq)
+    if cursor.kind == "confirm_remove":
+        return ev.Confirm(roll <= 4, seq)
+    # review (or anywhere else): submit, or edit something
+    if roll <= 3:
+        return ev.Submit(seq)
+    visible = _visible_items(state)
+    if roll <= 8 and visible:
+        item_id, item_entry = draw(st.sampled_from(visible))
+        return ev.Jump(item_id, item_entry, seq)
+    entries = len(state.repeats.get("practices", ()))
+    if entries:
+        entry = draw(st.integers(0, entries - 1))
+        edits: list[ev.Input] = [ev.EditEntry("practices", entry, seq)]
+        return _pick(draw, [*edits, ev.RemoveEntry("practices", entry, seq)])
+    return ev.Resume()
+
+
+@st.composite
+def _garbage(draw: st.DrawFn, state: State, seq: int | None) -> ev.Input:
+    """Anything at all: wrong buttons, unknown ids, garbage text."""
+    kind = draw(st.integers(0, 9))
+    if kind <= 1:
         return ev.TextAnswer(draw(_garbage_text()))
-    if kind == 7:
-        return draw(st.sampled_from([ev.Keep(seq), ev.Skip(seq), ev.DontKnow(seq)]))
-    if kind == 8:
-        return draw(st.sampled_from([ev.Back(seq), ev.Review(seq), ev.Resume()]))
-    if kind == 9:
+    if kind == 2:
+        buttons: list[ev.Input] = [ev.Keep(seq), ev.Skip(seq), ev.DontKnow(seq), ev.Back(seq)]
+        buttons += [ev.Review(seq), ev.Resume(), ev.Submit(seq), ev.Reopen(seq)]
+        buttons.append(ev.ConfirmSelection(seq))
+        return _pick(draw, buttons)
+    if kind == 3:
         item_id = draw(st.one_of(st.sampled_from(IDS), st.text(max_size=50)))
         return ev.Jump(item_id, draw(st.one_of(st.none(), ANY_INT)), seq)
-    if kind == 10:
-        return draw(st.sampled_from([ev.Submit(seq), ev.Reopen(seq), ev.ConfirmSelection(seq)]))
-    if kind == 11:
+    if kind == 4:
         return ev.Confirm(draw(st.booleans()), seq)
-    if kind == 12:
+    if kind == 5:
         return ev.Choose(draw(ANY_INT), seq)
-    if kind == 13:
+    if kind == 6:
         return ev.Toggle(draw(ANY_INT), seq)
-    if kind == 14:
+    if kind == 7:
         rid = draw(st.one_of(st.sampled_from(IDS), st.text(max_size=20)))
-        return draw(st.sampled_from([ev.AddEntry(rid, seq), ev.FinishRepeat(rid, seq)]))
-    if kind in (15, 16):
-        rid = draw(st.one_of(st.sampled_from(sorted(C.repeats)), st.text(max_size=20)))
-        entry = draw(st.one_of(st.integers(-1, 4), ANY_INT))
-        return draw(
-            st.sampled_from([ev.EditEntry(rid, entry, seq), ev.RemoveEntry(rid, entry, seq)])
-        )
-    if kind == 17 and located is not None:
-        return ev.TextAnswer(draw(st.sampled_from(VALID_TEXT[located.item.type])))
-    return ev.TextAnswer(draw(st.text(max_size=20)))
+        return _pick(draw, [ev.AddEntry(rid, seq), ev.FinishRepeat(rid, seq)])
+    rid = draw(st.one_of(st.sampled_from(sorted(C.repeats)), st.text(max_size=20)))
+    entry = draw(st.one_of(st.integers(-1, 4), ANY_INT))
+    return _pick(draw, [ev.EditEntry(rid, entry, seq), ev.RemoveEntry(rid, entry, seq)])
+
+
+@st.composite
+def an_input(draw: st.DrawFn, state: State) -> ev.Input:
+    """Mostly a plausible input for where the state stands, sometimes garbage."""
+    seq_roll = draw(st.integers(0, 19))
+    seq: int | None
+    if seq_roll <= 16:
+        seq = state.seq
+    elif seq_roll == 17:
+        seq = None
+    elif seq_roll == 18:
+        seq = state.seq - 1  # a double press
+    else:
+        seq = draw(ANY_INT)
+    if draw(st.integers(0, 9)) <= 6:
+        return draw(_plausible(state, seq))
+    located = C.items.get(state.cursor.item or "") if state.cursor.kind == "item" else None
+    choice = located is not None and located.item.type in (ItemType.YES_NO, ItemType.SINGLE_CHOICE)
+    if choice and draw(st.booleans()):
+        return ev.TextAnswer(draw(_garbage_text()))  # text typed at a choice item
+    return draw(_garbage(state, seq))
+
+
+def _scripted_states() -> list[State]:
+    """Starting points deep in the questionnaire: a fresh response, one answered up to
+    the review with two practices, and a submitted one."""
+    fresh = start(Q, NOW).state
+    state = fresh
+    answers: list[str] = ["1", "Mario Rossi", "Servizi sociali", "mario.rossi@comune.esempio.it"]
+    answers += ["055 1234567", "sì", "Ambito 5", "sì"]
+    for inp in [ev.TextAnswer(a) for a in answers]:
+        state = advance(Q, state, inp, NOW).state
+    for title in ("Centro famiglie", "Nido estivo"):
+        state = advance(Q, state, ev.AddEntry("practices", state.seq), NOW).state
+        for text in [title, "1,6", "Altro ancora", "Descrizione.", "1 5", "2", "01/09/2018"]:
+            state = advance(Q, state, ev.TextAnswer(text), NOW).state
+        for text in ["no", "30/06/2019", "1", "1.234,50", "1000"]:
+            state = advance(Q, state, ev.TextAnswer(text), NOW).state
+        state = advance(Q, state, ev.Skip(state.seq), NOW).state  # partners
+        state = advance(Q, state, ev.TextAnswer("250"), NOW).state
+        state = advance(Q, state, ev.Skip(state.seq), NOW).state  # results
+        state = advance(Q, state, ev.Skip(state.seq), NOW).state  # website
+    state = advance(Q, state, ev.FinishRepeat("practices", state.seq), NOW).state
+    state = advance(Q, state, ev.Skip(state.seq), NOW).state  # notes
+    reviewed = advance(Q, state, ev.TextAnswer("sì"), NOW).state
+    assert reviewed.cursor.kind == "review", reviewed.cursor
+    submitted = advance(Q, reviewed, ev.Submit(reviewed.seq), NOW).state
+    submitted = advance(Q, submitted, ev.Confirm(True, submitted.seq), NOW).state
+    assert submitted.status == "submitted"
+    return [fresh, reviewed, submitted]
+
+
+STARTS = _scripted_states()
 
 
 # --- what a step may change --------------------------------------------------------------
@@ -241,9 +315,16 @@ def roundtrip(state: State) -> State:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(data=st.data(), steps=st.integers(1, 60), late_from=st.integers(0, 400))
-def test_random_conversations(data: st.DataObject, steps: int, late_from: int) -> None:
-    state = start(Q, NOW).state
+@given(
+    data=st.data(),
+    steps=st.integers(1, 60),
+    late_from=st.integers(0, 400),
+    initial=st.sampled_from(STARTS),
+)
+def test_random_conversations(
+    data: st.DataObject, steps: int, late_from: int, initial: State
+) -> None:
+    state = initial
     for number in range(steps):
         inp = data.draw(an_input(state), label=f"input {number}")
         now = LATE if number >= late_from else NOW
@@ -288,3 +369,49 @@ def test_round_trip_keeps_behaviour_mid_conversation() -> None:
     assert copy == state
     nxt = ev.TextAnswer("mario.rossi@comune.esempio.it")
     assert advance(Q, copy, nxt, NOW).effects == advance(Q, state, nxt, NOW).effects
+
+
+# --- two officers of one municipality share the answers ------------------------------------------
+
+
+def _three_practices() -> State:
+    state = STARTS[1]
+    state = advance(Q, state, ev.AddEntry("practices", state.seq), NOW).state
+    state = advance(Q, state, ev.TextAnswer("Ludoteca"), NOW).state
+    titles = [entry.values.get("title") for entry in state.repeats["practices"]]
+    assert titles == ["Centro famiglie", "Nido estivo", "Ludoteca"]
+    return state
+
+
+def _titles(state: State) -> list[Any]:
+    return [entry.values.get("title") for entry in state.repeats["practices"]]
+
+
+def _officer_b_removes_first_entry(shared: dict[str, Any]) -> dict[str, Any]:
+    b = State.join(shared, None)
+    b = advance(Q, b, ev.RemoveEntry("practices", 0, b.seq), NOW).state
+    b = advance(Q, b, ev.Confirm(True, b.seq), NOW).state
+    assert _titles(b) == ["Nido estivo", "Ludoteca"]
+    return b.split()[0]
+
+
+def test_removal_confirmed_after_another_officer_removed_an_entry() -> None:
+    shared = _three_practices().split()[0]
+    a = State.join(shared, None)
+    step = advance(Q, a, ev.RemoveEntry("practices", 1, a.seq), NOW)
+    assert step.effects == (fx.AskConfirmRemove("practices", 1, "Nido estivo", step.state.seq),)
+    nav = step.state.split()[1]
+    a = State.join(_officer_b_removes_first_entry(shared), nav)
+    step = advance(Q, a, ev.Confirm(True, a.seq), NOW)
+    # Officer A confirmed removing "Nido estivo": "Ludoteca" must survive.
+    assert "Ludoteca" in _titles(step.state)
+
+
+def test_answer_typed_after_another_officer_removed_an_entry() -> None:
+    shared = _three_practices().split()[0]
+    a = State.join(shared, None)
+    a = advance(Q, a, ev.Jump("title", 1, a.seq), NOW).state  # editing "Nido estivo"
+    a = State.join(_officer_b_removes_first_entry(shared), a.split()[1])
+    step = advance(Q, a, ev.TextAnswer("Nido estivo 2019"), NOW)
+    # The new title belongs to "Nido estivo", not to "Ludoteca".
+    assert "Ludoteca" in _titles(step.state)

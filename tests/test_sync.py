@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from pydantic import SecretStr
 
 from bot.settings import Settings
 from bot.sync_cli import run_push, run_retry, run_status
@@ -97,7 +98,9 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def pusher_for(store: Store, client: Any, url: str, clock: FakeClock, **kwargs: Any) -> OutboxPusher:
+def pusher_for(
+    store: Store, client: Any, url: str, clock: FakeClock, **kwargs: Any
+) -> OutboxPusher:
     return OutboxPusher(store, client, Central(url, TOKEN, timeout=kwargs.pop("timeout", 5.0)),
                         clock=clock, rand=lambda: 0.5, **kwargs)
 
@@ -153,6 +156,7 @@ async def test_same_push_twice_leaves_each_revision_once(store: Store, central: 
     for istat in ("048017", "015146", "058091"):
         await submit(store, istat, 1, START)
     await submit(store, "058091", 2, START + timedelta(minutes=1))
+    clock.advance(60)  # the outbox row is due from its submission time
     async with central_client(Central(central.url, TOKEN)) as client:
         pusher = pusher_for(store, client, central.url, clock)
         await pusher.push_due()
@@ -315,7 +319,7 @@ async def test_install_sync_starts_and_stops_the_loop(
 ) -> None:
     await submit(store, "048017", 1, START)
     settings = Settings(database=tmp_path / "bot.sqlite3", central_url=central.url,
-                        central_token=TOKEN, sync_interval=0.01)
+                        central_token=SecretStr(TOKEN), sync_interval=0.01)
     services = Services(settings=settings, store=store, flow=cast(Any, None))
     services.shutdown.append(lambda _app: asyncio.sleep(0))
     install_sync(services)
@@ -352,26 +356,26 @@ async def test_rejected_row_is_isolated_dead_lettered_and_retried(
 
     for istat in ("048017", "999999", "015146"):
         await submit(store, istat, 1, START)
-    async with CentralDouble(token=TOKEN, reject=reject) as central:
-        async with central_client(Central(central.url, TOKEN)) as client:
-            pusher = pusher_for(store, client, central.url, clock)
-            report = await pusher.push_due()
-            assert (report.requests, report.sent, report.dead) == (4, 2, 1)
-            assert [len(r.pairs) for r in central.requests] == [3, 1, 1, 1]
-            assert set(central.revisions()) == {f"{QID}:048017", f"{QID}:015146"}
+    double = CentralDouble(token=TOKEN, reject=reject)
+    async with double as central, central_client(Central(double.url, TOKEN)) as client:
+        pusher = pusher_for(store, client, central.url, clock)
+        report = await pusher.push_due()
+        assert (report.requests, report.sent, report.dead) == (4, 2, 1)
+        assert [len(r.pairs) for r in central.requests] == [3, 1, 1, 1]
+        assert set(central.revisions()) == {f"{QID}:048017", f"{QID}:015146"}
 
-            status = await outbox_status(store)
-            assert (status.pending, status.delivered, status.dead) == (0, 2, 1)
-            [dead] = status.dead_rows
-            assert dead.response_id == f"{QID}:999999"
-            assert dead.last_error is not None and dead.last_error.startswith("HTTP 400")
-            assert "istat_known" in dead.last_error
+        status = await outbox_status(store)
+        assert (status.pending, status.delivered, status.dead) == (0, 2, 1)
+        [dead] = status.dead_rows
+        assert dead.response_id == f"{QID}:999999"
+        assert dead.last_error is not None and dead.last_error.startswith("HTTP 400")
+        assert "istat_known" in dead.last_error
 
-            clock.advance(3600)
-            assert (await pusher.push_due()).requests == 0  # dead rows stay put
-            bad["rejecting"] = False
-            assert await retry_dead(store, clock.now) == 1
-            assert (await pusher.push_due()).sent == 1
+        clock.advance(3600)
+        assert (await pusher.push_due()).requests == 0  # dead rows stay put
+        bad["rejecting"] = False
+        assert await retry_dead(store, clock.now) == 1
+        assert (await pusher.push_due()).sent == 1
     assert central.revisions()[f"{QID}:999999"] == 1
     await assert_all_delivered(store)
 
@@ -416,7 +420,7 @@ async def test_cli_push_status_and_retry(tmp_path: Path, central: CentralDouble)
         await db.execute("UPDATE outbox SET status = 'dead', last_error = 'HTTP 400: nope' "
                          "WHERE response_id LIKE '%015146'")
     await store.close()
-    settings = Settings(database=path, central_url=central.url, central_token=TOKEN)
+    settings = Settings(database=path, central_url=central.url, central_token=SecretStr(TOKEN))
 
     out = io.StringIO()
     assert await run_push(settings, out=out) == 0
@@ -439,7 +443,7 @@ async def test_cli_push_reports_failure(tmp_path: Path, central: CentralDouble) 
     await store.close()
     central.faults.append(Fault(status=503))
     settings = Settings(database=tmp_path / "cli.sqlite3", central_url=central.url,
-                        central_token=TOKEN)
+                        central_token=SecretStr(TOKEN))
     out = io.StringIO()
     assert await run_push(settings, out=out) == 1
     assert "stopped: HTTP 503" in out.getvalue() and "1 rows still pending" in out.getvalue()
@@ -452,7 +456,7 @@ async def test_cli_push_reports_failure(tmp_path: Path, central: CentralDouble) 
 
 def test_token_is_not_in_repr_and_never_logged(caplog: pytest.LogCaptureFixture) -> None:
     central = central_from_settings(Settings(central_url="https://db.example/rest/v1",
-                                             central_token=TOKEN))
+                                             central_token=SecretStr(TOKEN)))
     assert central is not None and central.token == TOKEN
     assert TOKEN not in repr(central)
 
