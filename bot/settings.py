@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     coordinators: Annotated[list[int], NoDecode] = Field(default_factory=list)
     central_url: str | None = None
     central_token: SecretStr | None = None
-    sync_interval: float = 30.0
+    sync_interval: float = Field(default=30.0, gt=0)
     webhook_secret: SecretStr | None = None
 
     @field_validator("operators", "coordinators", mode="before")
