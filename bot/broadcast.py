@@ -71,6 +71,7 @@ Clock = Callable[[], datetime]
 
 TELEGRAM_BURST = 30  # sends in any one second, all chats together
 PER_CHAT_INTERVAL = 1.0
+CATCH_UP = 0.25  # seconds of delayed starts the pacer may catch up on
 PROGRESS_EVERY = 3.0  # seconds between edits of the coordinator's progress message
 DRAIN_TIMEOUT = 15.0  # on cancellation, how long requests already started may finish
 MAX_TEXT = 3500  # of an announcement, leaving room for the header
@@ -131,9 +132,10 @@ class Pacer:
                 # A chat with a request in flight has an infinite time: poll.
                 await asyncio.sleep(min(ready - now, 0.05))
             heapq.heappop(self._free)
-            # Paced from the previous planned start, so that waking up a little late
-            # does not slow the whole broadcast down (catching up at most one step).
-            self._next_start = max(self._next_start, now - self.spacing) + self.spacing
+            # Paced from the previous planned start, so that waking up late does not
+            # slow the whole broadcast down (catching up at most CATCH_UP seconds; the
+            # slots still bound any one second).
+            self._next_start = max(self._next_start, now - CATCH_UP) + self.spacing
             self._chats[chat_id] = math.inf
             return Permit(chat_id)
 

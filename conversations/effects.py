@@ -4,13 +4,12 @@ them; the engine itself never sends anything."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from conversations.state import Cursor
 
 
-@dataclass(frozen=True, slots=True)
-class Progress:
+class Progress(NamedTuple):
     position: int  # 1-based among visible questions
     total: int
     section: int  # 1-based
@@ -78,8 +77,7 @@ class ItemRef:
     entry: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ReviewLine:
+class ReviewLine(NamedTuple):  # a tuple: a review builds dozens of them per step
     ref: ItemRef
     value: Any
     unknown: bool

@@ -178,23 +178,35 @@ class _Run:
         self.advance_from(cursor)
 
     def missing(self) -> tuple[fx.ItemRef, ...]:
+        return self._scan(with_lines=False)[1]
+
+    def _scan(self, *, with_lines: bool) -> tuple[list[fx.ReviewLine], tuple[fx.ItemRef, ...]]:
+        """Review lines and missing answers in one pass over the layout."""
+        lines: list[fx.ReviewLine] = []
         refs: list[fx.ItemRef] = []
+        repeats = self.s.repeats
         for slot, done in zip(self.slots(), self.done(), strict=True):
             item, repeat = slot.item, slot.repeat
             if item is None:
                 assert repeat is not None
-                if len(self.s.repeats.get(repeat.id, ())) < repeat.min_entries:
+                if len(repeats.get(repeat.id, ())) < repeat.min_entries:
                     refs.append(slot.ref)
                 continue
             if item.type is ItemType.NOTE:
                 continue
             answers = self.slot_answers(slot)
-            given = item.id in answers.values
-            lacking = item.required and not (given or item.id in answers.unknown)
+            item_id = item.id
+            given = item_id in answers.values
+            unknown = item_id in answers.unknown
             # A given answer that is not "done" lacks its "Altro, specificare" text.
-            if lacking or (given and not done):
+            if (item.required and not (given or unknown)) or (given and not done):
                 refs.append(slot.ref)
-        return tuple(refs)
+            if with_lines:
+                lines.append(fx.ReviewLine(
+                    slot.ref, answers.values.get(item_id), unknown,
+                    item_id in answers.skipped, answers.other.get(item_id),
+                ))
+        return lines, tuple(refs)
 
     # --- prompts ------------------------------------------------------------
     def render_prompt(self) -> None:
@@ -288,22 +300,8 @@ class _Run:
         )
 
     def review(self) -> fx.ShowReview:
-        lines: list[fx.ReviewLine] = []
-        for slot in self.slots():
-            item = slot.item
-            if item is None or not item.asks:
-                continue
-            answers = self.slot_answers(slot)
-            lines.append(
-                fx.ReviewLine(
-                    slot.ref,
-                    answers.values.get(item.id),
-                    item.id in answers.unknown,
-                    item.id in answers.skipped,
-                    answers.other.get(item.id),
-                )
-            )
-        return fx.ShowReview(tuple(lines), self.missing(), self.s.status, self.s.seq)
+        lines, missing = self._scan(with_lines=True)
+        return fx.ShowReview(tuple(lines), missing, self.s.status, self.s.seq)
 
 
 def _public_value(answers: AnswerSet, item_id: str) -> Any:

@@ -68,6 +68,13 @@ class Compiled:
             for element in section.items
         ]
         self._entry_plans: dict[tuple[str, int], list[tuple[Item, Expression | None, Slot]]] = {}
+        # Repeat items whose condition reads only top-level answers.
+        self.top_only_conditions = frozenset(
+            item_id for item_id, condition in self.conditions.items()
+            if item_id in self.items and self.items[item_id].repeat is not None
+            and all(ref in self.items and self.items[ref].repeat is None
+                    for ref in condition.references())
+        )
         # Only items some condition reads need their visibility remembered.
         self.referenced: frozenset[str] = frozenset().union(
             *(condition.references() for condition in self.conditions.values())
@@ -93,6 +100,8 @@ class Compiled:
         other_values = self.other_values
         top_ctx = _Context(self, state, visible, None, None)
         top = state.top
+        top_only = self.top_only_conditions
+        top_results: dict[str, bool] = {}
         for element, index, condition, slot in self._plan:
             shown = condition is None or condition.evaluate(top_ctx)
             if element.id in referenced:
@@ -106,13 +115,36 @@ class Compiled:
             assert isinstance(element, Repeat)
             for number, answers in enumerate(state.repeats.get(element.id, ())):
                 ctx = _Context(self, state, visible, element, number)
+                values, skipped, unknown, other = (
+                    answers.values, answers.skipped, answers.unknown, answers.other
+                )
                 for item, item_condition, item_slot in self._entry_plan(element, number):
-                    item_shown = item_condition is None or item_condition.evaluate(ctx)
-                    if item.id in referenced:
-                        visible[(item.id, number)] = item_shown
-                    if item_shown:
-                        out.append(item_slot)
-                        done.append(_answered(item, answers, other_values))
+                    item_id = item.id
+                    if item_condition is not None:
+                        if item_id in top_only:  # same answer for every entry
+                            item_shown = top_results.get(item_id)
+                            if item_shown is None:
+                                item_shown = top_results[item_id] = item_condition.evaluate(ctx)
+                        else:
+                            item_shown = item_condition.evaluate(ctx)
+                        if item_id in referenced:
+                            visible[(item_id, number)] = item_shown
+                        if not item_shown:
+                            continue
+                    elif item_id in referenced:
+                        visible[(item_id, number)] = True
+                    out.append(item_slot)
+                    # Inlined _answered: this loop is the engine's hottest.
+                    if item_id in values:
+                        others = other_values.get(item_id)
+                        if others is None or item_id in other:
+                            done.append(True)
+                        else:
+                            value = values[item_id]
+                            done.append(others.isdisjoint(value) if isinstance(value, list)
+                                        else value not in others)
+                    else:
+                        done.append(item_id in skipped or item_id in unknown)
             out.append(self._slot(None, element, None, index))
             done.append(element.id in state.closed_repeats)
         return out, done
