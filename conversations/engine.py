@@ -48,6 +48,7 @@ class _Run:
         self.now = now
         self.effects: list[fx.Effect] = []
         self.prompt = True
+        self.kept = False  # the input was Keep ("Mantieni risposta" / "Avanti")
         self._slots: list[Slot] | None = None
         self._index: dict[Cursor, int] = {}
         self._done: list[bool] = []
@@ -124,8 +125,10 @@ class _Run:
                 return
             self.return_back()
             return
+        if self.s.walk == "sequential" and not self.kept:
+            self.s.walk = "next_unanswered"  # a new answer: on to what is still open
         if self.s.walk == "sequential":
-            # After Back: the officer walks forward through what they already saw.
+            # After Back, "keep" walks forward through what the officer already saw.
             if following is None:
                 self.move(REVIEW)
                 return
@@ -451,6 +454,7 @@ def _confirm_selection(run: _Run, item: Item) -> None:
 
 
 def _on_keep(run: _Run, _: ev.Keep) -> None:
+    run.kept = True
     item = _item_at_cursor(run)
     answers = run.answers(run.s.cursor)
     if item.type is ItemType.NOTE:
