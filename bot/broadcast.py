@@ -93,6 +93,7 @@ _TAG = re.compile(r"<[^>]+>")
 @dataclass(slots=True)
 class Permit:
     chat_id: int
+    counted: bool = True  # takes a slot of the overall limit (a new message does)
     released: bool = False
 
 
@@ -114,29 +115,38 @@ class Pacer:
         self.window = window + margin
         self.per_chat = per_chat_interval + margin
         self._now = monotonic
-        self._free: list[float] = [0.0] * max(1, burst)  # a heap of slot free times
+        # A heap of slot free times. A new pacer (a restarted process) cannot know what
+        # was sent in the last second: it starts as if every slot had just been used.
+        self._free: list[float] = [monotonic() + self.window] * max(1, burst)
         self._next_start = 0.0
         self._chats: dict[int, float] = {}  # chat -> when it may be sent to again
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
 
-    async def acquire(self, chat_id: int) -> Permit:
-        """Wait for a slot (first come, first served); cancellation-safe."""
+    async def acquire(self, chat_id: int, *, counted: bool = True) -> Permit:
+        """Wait for a slot (first come, first served); cancellation-safe. An uncounted
+        permit (an edit: no new message) only waits for the chat and for a 429 pause."""
         async with self._lock:
             while True:
                 now = self._now()
-                ready = max(self._free[0], self._next_start, self._paused_until,
-                            self._chats.get(chat_id, 0.0))
+                # Every slot in flight, or this chat in flight: infinite, poll.
+                free = self._free[0] if self._free else math.inf
+                ready = max(self._paused_until, self._chats.get(chat_id, 0.0))
+                if counted:
+                    ready = max(ready, free, self._next_start)
                 if ready <= now:
                     break
-                # A chat with a request in flight has an infinite time: poll.
                 await asyncio.sleep(min(ready - now, 0.05))
-            heapq.heappop(self._free)
-            # Paced from the previous planned start, so that waking up late does not
-            # slow the whole broadcast down (catching up at most CATCH_UP seconds; the
-            # slots still bound any one second).
-            self._next_start = max(self._next_start, now - CATCH_UP) + self.spacing
             self._chats[chat_id] = math.inf
+            if not counted:
+                return Permit(chat_id, counted=False)
+            heapq.heappop(self._free)
+            if now - self._next_start <= CATCH_UP:
+                # Paced from the planned start, so that coming back a little late does not
+                # slow a broadcast down (the slots still bound any one second).
+                self._next_start += self.spacing
+            else:  # idle for a while: nothing to catch up on, no burst
+                self._next_start = now + self.spacing
             return Permit(chat_id)
 
     def release(self, permit: Permit) -> None:
@@ -145,7 +155,8 @@ class Pacer:
             return
         permit.released = True
         now = self._now()
-        heapq.heappush(self._free, now + self.window)
+        if permit.counted:
+            heapq.heappush(self._free, now + self.window)
         self._chats[permit.chat_id] = now + self.per_chat
         if len(self._chats) > 20_000:
             self._chats = {c: t for c, t in self._chats.items() if t > now}
@@ -193,6 +204,7 @@ class Outcome(StrEnum):
     UNREACHABLE = "unreachable"
     FAILED = "failed"
     UNKNOWN = "unknown"
+    SKIPPED = "skipped"  # no longer pending when its turn came: nothing sent, nothing recorded
 
 
 def retry_seconds(error: RetryAfter) -> float:
@@ -213,6 +225,7 @@ def _not_sent(error: BaseException) -> bool:
 
 
 Mark = Callable[[], Awaitable[None]]
+Claim = Callable[[], Awaitable[bool]]
 
 
 class Courier:
@@ -234,18 +247,26 @@ class Courier:
         buttons: list[list[Button]] | None,
         *,
         permit: Permit | None,
-        before: Mark,
+        before: Claim,
         retry: Mark,
     ) -> tuple[Outcome, str | None]:
-        """Send one message; `before` records 'sending', `retry` puts it back to pending
-        when Telegram surely did not take it (429, connection refused)."""
+        """Send one message. `before` records 'sending' (False: the recipient is no longer
+        pending, nothing is sent); `retry` puts it back to pending when Telegram surely did
+        not take it (429, connection refused)."""
         transport = self._transport()
         not_sent = 0
         while True:
             if permit is None:
                 permit = await self.pacer.acquire(chat_id)
             try:
-                await before()
+                proceed = await before()
+            except BaseException:
+                self.pacer.release(permit)
+                raise
+            if not proceed:  # someone else settled this recipient meanwhile
+                self.pacer.release(permit)
+                return Outcome.SKIPPED, None
+            try:
                 try:
                     await transport.send(chat_id, text, buttons)
                 finally:
@@ -295,7 +316,7 @@ class Courier:
     async def edit(self, chat_id: int, message_id: int, text: str) -> bool:
         """A paced edit of a coordinator's message (errors logged, never raised)."""
         transport = self._transport()
-        permit = await self.pacer.acquire(chat_id)
+        permit = await self.pacer.acquire(chat_id, counted=False)
         try:
             await transport.edit(chat_id, message_id, text)
             return True
@@ -486,8 +507,8 @@ class BroadcastService:
         try:
             text = self.render(broadcast.kind, broadcast.text, recipient.language)
 
-            async def before() -> None:
-                await self.cstore.mark_recipient(bid, uid, "sending", self.clock(), attempt=True)
+            async def before() -> bool:
+                return await self.cstore.claim_recipient(bid, uid, self.clock())
 
             async def retry() -> None:
                 await self.cstore.mark_recipient(bid, uid, "pending", self.clock())
@@ -495,6 +516,8 @@ class BroadcastService:
             outcome, error = await self.courier.deliver(
                 uid, text, None, permit=permit, before=before, retry=retry
             )
+            if outcome is Outcome.SKIPPED:
+                return
             await self.cstore.mark_recipient(bid, uid, outcome.value, self.clock(), error)
             if outcome is Outcome.UNREACHABLE:
                 await self.store.mark_unreachable(uid, self.clock())

@@ -14,7 +14,7 @@ from bot.settings import Settings
 
 # Modules that add their own subcommands: each has add_commands(subparsers),
 # setting `handler(settings, args) -> int` as a default on its parsers.
-EXTENSIONS: list[str] = ["bot.sync_cli", "bot.export_cli"]
+EXTENSIONS: list[str] = ["bot.sync_cli", "bot.export_cli", "bot.status_cli"]
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ an edit fails, the engine still refuses the stale press by its seq).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import UTC, datetime
 from io import BytesIO
@@ -26,7 +27,8 @@ def markup(screen: Screen) -> InlineKeyboardMarkup | None:
     if not screen.buttons:
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in screen.buttons]
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
+         for row in screen.buttons]
     )
 
 
@@ -51,10 +53,9 @@ async def send_screen(
 
 
 async def retire_keyboard(bot: Bot, chat_id: int, message_id: int) -> None:
-    try:
+    # BadRequest: already without keyboard, or deleted by the officer.
+    with contextlib.suppress(BadRequest):
         await bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
-    except BadRequest:
-        pass  # already without keyboard, or deleted by the officer
 
 
 async def deliver(

@@ -21,9 +21,8 @@ from bot.i18n import Translator, normalize_language, translator
 from bot.presenter import Button, Presenter, Screen, escape
 from bot.receipt import build_receipt
 from bot.settings import Settings
-from conversations import access_codes
+from conversations import access_codes, engine
 from conversations import effects as fx
-from conversations import engine
 from conversations import inputs as ev
 from conversations.access_codes import CodeCheck
 from conversations.schema import Questionnaire

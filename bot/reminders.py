@@ -134,6 +134,7 @@ class ReminderService:
         self.days = list(days)
         self.timezone = timezone
         self._lock = asyncio.Lock()
+        self._generation = 0  # bumped by a replan
 
     async def deadline(self) -> datetime:
         return await self._deadline()
@@ -156,9 +157,10 @@ class ReminderService:
         return Plan(now, deadline)
 
     async def replan(self) -> Plan:
-        """After a /proroga: future slots of the new deadline only."""
-        async with self._lock:
-            return await self.ensure_plan()
+        """After a /proroga: future slots of the new deadline only. A slot being sent
+        stops (the officers are told about the extension anyway)."""
+        self._generation += 1
+        return await self.ensure_plan()
 
     async def recover(self) -> int:
         """At start-up, before the loop: reminders a crash left ambiguous."""
@@ -206,11 +208,14 @@ class ReminderService:
 
     async def _send_slot(self, slot: str, deadline: datetime) -> int:
         pending = await self.cstore.pending_reminders(slot)
+        generation = self._generation
         children: set[asyncio.Task[bool]] = set()
         results: list[asyncio.Task[bool]] = []
         try:
             for user_id, istat in pending:
                 now = self.clock()
+                if generation != self._generation:
+                    break  # replanned: the slot was superseded
                 if not in_working_hours(now, self.timezone) or now >= deadline:
                     break  # the rest waits for the next opening
                 target = await self.cstore.target(self.questionnaire_id, user_id)
@@ -266,8 +271,8 @@ class ReminderService:
         try:
             text, buttons = self.render(target, deadline)
 
-            async def before() -> None:
-                await self.cstore.mark_reminder(slot, uid, "sending", self.clock())
+            async def before() -> bool:
+                return await self.cstore.claim_reminder(slot, uid, self.clock())
 
             async def retry() -> None:
                 await self.cstore.mark_reminder(slot, uid, "pending", self.clock())
@@ -275,6 +280,8 @@ class ReminderService:
             outcome, error = await self.courier.deliver(
                 uid, text, buttons, permit=permit, before=before, retry=retry
             )
+            if outcome is Outcome.SKIPPED:
+                return False
             await self.cstore.mark_reminder(slot, uid, outcome.value, self.clock(), error)
             if outcome is Outcome.UNREACHABLE:
                 await self.store.mark_unreachable(uid, self.clock())

@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import BotCommand, BotCommandScopeDefault, Message, Update
+from telegram import BotCommand, BotCommandScopeDefault, CallbackQuery, Message, Update
+from telegram.error import BadRequest
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -75,6 +76,15 @@ def private(update: Update) -> bool:
     return chat is not None and chat.type == "private"
 
 
+async def answer_query(query: CallbackQuery, text: str | None = None) -> None:
+    """Stop the button's spinner. A query Telegram no longer accepts (too old after a
+    restart, already answered) must not keep the officer from seeing the reply."""
+    try:
+        await query.answer(text)
+    except BadRequest as error:
+        log.info("could not answer callback query %s: %s", query.id, error)
+
+
 class OfficerHandlers:
     def __init__(self, services: Services) -> None:
         self.s = services
@@ -87,7 +97,7 @@ class OfficerHandlers:
             reply = await make(sender)
             query = update.callback_query
             if query is not None:
-                await query.answer(reply.callback_text)
+                await answer_query(query, reply.callback_text)
             pressed = query.message if query is not None else None
             await deliver(
                 update.get_bot(), self.s.store, sender.user_id, reply,
@@ -117,7 +127,7 @@ class OfficerHandlers:
         assert query is not None
         data = query.data or ""
         if query.message is None or not private(update):
-            await query.answer()
+            await answer_query(query)
             return
         await self._run(update, lambda s: self.flow.button(s, data))
 
@@ -164,7 +174,7 @@ class OfficerHandlers:
             await message.reply_text(translator(lang or "it")("group_not_supported"))
 
 
-def register_officer_handlers(app: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
+def register_officer_handlers(app: App, services: Services) -> None:
     h = OfficerHandlers(services)
     only_private = filters.ChatType.PRIVATE
     # First: CommandHandler also matches edited messages, and an edit into "/salta"
@@ -174,7 +184,9 @@ def register_officer_handlers(app: Application[Any, Any, Any, Any, Any, Any], se
     )
     app.add_handler(CommandHandler("start", h.start, filters=only_private), group=1)
     for italian, (english, action) in COMMANDS.items():
-        app.add_handler(CommandHandler([italian, english], h.command(action), only_private), group=1)
+        app.add_handler(
+            CommandHandler([italian, english], h.command(action), only_private), group=1
+        )
     app.add_handler(CommandHandler(["aiuto", "help"], h.help, only_private), group=1)
     app.add_handler(CommandHandler(["lingua", "language"], h.language, only_private), group=1)
     app.add_handler(CommandHandler("privacy", h.privacy, only_private), group=1)
@@ -229,14 +241,16 @@ def error_handler(
             try:
                 officer = await services.store.officer(update.effective_user.id)
                 lang = officer.language if officer else "it"
-                await context.bot.send_message(update.effective_user.id, translator(lang)("internal_error"))
+                await context.bot.send_message(
+                    update.effective_user.id, translator(lang)("internal_error")
+                )
             except Exception:
                 log.exception("could not tell the officer about the error")
 
     return handle
 
 
-def build_application(services: Services, *, token: str) -> Application[Any, Any, Any, Any, Any, Any]:
+def build_application(services: Services, *, token: str) -> App:
     root = services.settings.telegram_api_url
     app = (
         ApplicationBuilder()

@@ -240,6 +240,17 @@ class CoordinationStore:
                 (status, detail, now.isoformat(), slot, user_id),
             )
 
+    async def claim_reminder(self, slot: str, user_id: int, now: datetime) -> bool:
+        """pending -> sending, committed before the Bot API call; False if it was not
+        pending any more (superseded, or settled by someone else)."""
+        async with self.store.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE reminders SET status = 'sending', updated_at = ? "
+                "WHERE slot = ? AND user_id = ? AND status = 'pending'",
+                (now.isoformat(), slot, user_id),
+            )
+            return cursor.rowcount == 1
+
     async def close_slot_if_done(self, slot: str, now: datetime) -> bool:
         async with self.store.transaction() as db:
             async with db.execute(
@@ -415,21 +426,27 @@ class CoordinationStore:
         return [Recipient(int(r[0]), r[1], str(r[2])) for r in rows]
 
     async def mark_recipient(
-        self,
-        broadcast_id: int,
-        user_id: int,
-        status: str,
-        now: datetime,
+        self, broadcast_id: int, user_id: int, status: str, now: datetime,
         error: str | None = None,
-        *,
-        attempt: bool = False,
     ) -> None:
         async with self.store.transaction() as db:
             await db.execute(
-                "UPDATE broadcast_recipients SET status = ?, error = ?, updated_at = ?, "
-                "attempts = attempts + ? WHERE broadcast_id = ? AND user_id = ?",
-                (status, error, now.isoformat(), 1 if attempt else 0, broadcast_id, user_id),
+                "UPDATE broadcast_recipients SET status = ?, error = ?, updated_at = ? "
+                "WHERE broadcast_id = ? AND user_id = ?",
+                (status, error, now.isoformat(), broadcast_id, user_id),
             )
+
+    async def claim_recipient(self, broadcast_id: int, user_id: int, now: datetime) -> bool:
+        """pending -> sending, committed right before the Bot API call; False if the
+        recipient was not pending (then nothing may be sent)."""
+        async with self.store.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE broadcast_recipients SET status = 'sending', updated_at = ?, "
+                "attempts = attempts + 1 WHERE broadcast_id = ? AND user_id = ? "
+                "AND status = 'pending'",
+                (now.isoformat(), broadcast_id, user_id),
+            )
+            return cursor.rowcount == 1
 
     async def recipient_counts(self, broadcast_id: int) -> dict[str, int]:
         rows = await self.store.fetchall(

@@ -139,12 +139,15 @@ class Store:
 
     async def set_language(self, user_id: int, language: str) -> None:
         async with self.transaction() as db:
-            await db.execute("UPDATE officers SET language = ? WHERE user_id = ?", (language, user_id))
+            await db.execute(
+                "UPDATE officers SET language = ? WHERE user_id = ?", (language, user_id)
+            )
 
     async def mark_unreachable(self, user_id: int, now: datetime) -> None:
         async with self.transaction() as db:
             await db.execute(
-                "UPDATE officers SET unreachable_at = ? WHERE user_id = ?", (now.isoformat(), user_id)
+                "UPDATE officers SET unreachable_at = ? WHERE user_id = ?",
+                (now.isoformat(), user_id),
             )
 
     async def officers_of(self, istat: str) -> list[Officer]:
@@ -279,9 +282,10 @@ class Store:
                 )
             if changes:
                 await db.executemany(
-                    "INSERT INTO answer_changes (response_id, item_ref, old_json, new_json, user_id,"
-                    " at) VALUES (?, ?, ?, ?, ?, ?)",
-                    [(rid, c.item_ref, _json(c.old), _json(c.new), user_id, stamp) for c in changes],
+                    "INSERT INTO answer_changes (response_id, item_ref, old_json, new_json,"
+                    " user_id, at) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(rid, c.item_ref, _json(c.old), _json(c.new), user_id, stamp)
+                     for c in changes],
                 )
             if submission is not None:
                 await db.execute(
@@ -313,7 +317,9 @@ class Store:
 
         One id is stored as an integer, several as a JSON list in the same column.
         """
-        row = await self.fetchone("SELECT prompt_message_id FROM navigation WHERE user_id = ?", user_id)
+        row = await self.fetchone(
+            "SELECT prompt_message_id FROM navigation WHERE user_id = ?", user_id
+        )
         if row is None or row[0] is None:
             return []
         value = row[0]
@@ -369,6 +375,7 @@ class Store:
     ) -> None:
         async with self.transaction() as db:
             await db.execute(
-                "INSERT INTO audit_log (actor_id, action, target, details, at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO audit_log (actor_id, action, target, details, at)"
+                " VALUES (?, ?, ?, ?, ?)",
                 (actor_id, action, target, _json(details), now.isoformat()),
             )

@@ -78,3 +78,10 @@ async def set_response(store: Store, istat: str, status: str, answered: int, tot
 async def issue_codes(store: Store, istats: list[str], now: datetime = NOW) -> None:
     for index, istat in enumerate(istats):
         await store.issue_code(istat, f"hash-{istat}-{index}", "test", now)
+
+
+async def one(store: Store, sql: str, *params: Any) -> Any:
+    """The one row a query must return."""
+    row = await store.fetchone(sql, *params)
+    assert row is not None, sql
+    return row

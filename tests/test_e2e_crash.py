@@ -65,8 +65,14 @@ class BotProcess:
         polls = len(self.double.calls("getUpdates"))
         with self.log.open("ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", cwd=self.workdir, env=env,
-                stdout=log, stderr=log,
+                sys.executable,
+                "-m",
+                "bot",
+                "run",
+                cwd=self.workdir,
+                env=env,
+                stdout=log,
+                stderr=log,
             )
         await self.double.wait_for(
             lambda: len(self.double.calls("getUpdates")) > polls, timeout=STARTUP
@@ -113,8 +119,9 @@ async def ack(double: BotApiDouble, send: Callable[[], object], expected: str) -
     """Act, then wait for the acknowledgement: a new message containing `expected`."""
     before = len(double.sent(OFFICER))
     send()
-    await until(double, lambda t: len(t) > before and any(expected in x for x in t[before:]),
-                expected)
+    await until(
+        double, lambda t: len(t) > before and any(expected in x for x in t[before:]), expected
+    )
 
 
 def press(double: BotApiDouble, label: str) -> Callable[[], object]:
@@ -137,12 +144,15 @@ def stored(database: Path) -> tuple[dict[str, object], list[tuple[str, str, int]
     with sqlite3.connect(database) as db:
         (state_json,) = db.execute("SELECT state_json FROM responses").fetchone()
         changes = db.execute(
-            "SELECT item_ref, new_json, user_id FROM answer_changes ORDER BY id").fetchall()
+            "SELECT item_ref, new_json, user_id FROM answer_changes ORDER BY id"
+        ).fetchall()
     values = json.loads(state_json)["top"]["values"]
     return values, [tuple(c) for c in changes]
 
 
-async def test_sigkill_mid_questionnaire_loses_nothing(double: BotApiDouble, tmp_path: Path) -> None:
+async def test_sigkill_mid_questionnaire_loses_nothing(
+    double: BotApiDouble, tmp_path: Path
+) -> None:
     database = tmp_path / "surveybot.sqlite3"
     code = await issue(database)
     bot = BotProcess(double, database, tmp_path)

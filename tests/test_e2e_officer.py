@@ -27,7 +27,7 @@ RID = f"family_policies:{FIRENZE}"
 INTERNAL_ERROR = "problema tecnico"
 
 
-# --- helpers ---------------------------------------------------------------------------
+# --- helpers ----------------------------------------------------------------------------
 
 
 async def settle(h: Harness, timeout: float = 10.0) -> None:
@@ -78,7 +78,9 @@ async def stored(h: Harness) -> dict[str, Any]:
     shared = [(json.loads(s), status, rev) for s, status, rev in response]
     return {
         "responses": shared,
-        "changes": await rows(h, "SELECT item_ref, old_json, new_json, user_id FROM answer_changes"),
+        "changes": await rows(
+            h, "SELECT item_ref, old_json, new_json, user_id FROM answer_changes"
+        ),
         "submissions": await rows(h, "SELECT response_id, revision FROM submissions"),
         "outbox": await rows(h, "SELECT response_id, revision FROM outbox"),
     }
@@ -173,8 +175,9 @@ async def answer_respondent(h: Harness, user: int, lead: bool = True) -> None:
     assert "Buona pratica: ne hai inserite" in h.last_text(user)
 
 
-async def add_practice(h: Harness, user: int, title: str, *, lead: bool = True,
-                       ongoing: bool = True) -> None:
+async def add_practice(
+    h: Harness, user: int, title: str, *, lead: bool = True, ongoing: bool = True
+) -> None:
     """From the practices' menu, add one complete practice and come back to the menu."""
     await h.press(user, "➕ Aggiungi")
     assert "Scrivi il titolo della buona pratica" in h.last_text(user)
@@ -219,7 +222,7 @@ async def to_review(h: Harness, user: int, practices: int = 1) -> None:
     await finish(h, user)
 
 
-# --- the whole questionnaire ---------------------------------------------------------------
+# --- the whole questionnaire ------------------------------------------------------------
 
 
 async def test_whole_questionnaire_to_receipt(harness: Harness) -> None:
@@ -340,7 +343,7 @@ async def test_errors_say_what_is_expected_with_an_example(harness: Harness) -> 
     no_internal_error(h, OFFICER)
 
 
-# --- access codes -------------------------------------------------------------------------------
+# --- access codes -----------------------------------------------------------------------
 
 
 def wrong_code(code: str) -> str:
@@ -381,7 +384,8 @@ async def test_wrong_codes_lock_then_unlock_after_15_minutes(harness: Harness) -
     for left in (4, 3, 2, 1):
         await h.send(OFFICER, bad)
         assert f"Codice non valido. Controlla e riprova (tentativi rimasti: {left})" in h.last_text(
-            OFFICER)
+            OFFICER
+        )
         h.clock.now += timedelta(seconds=20)
     await h.send(OFFICER, bad)
     # First failure at 09:30:00 UTC = 11:30 in Rome: free again 15 minutes later.
@@ -441,7 +445,8 @@ async def test_deep_link_logs_in_directly(harness: Harness) -> None:
     assert "Codice riconosciuto: Comune di Firenze (Firenze)" in texts[2]
     assert "Domanda 1 di 8" in texts[-1]
     assert await rows(h, "SELECT istat, bound_at FROM officers") == [
-        (FIRENZE, h.clock.now.isoformat())]
+        (FIRENZE, h.clock.now.isoformat())
+    ]
 
 
 async def test_deep_link_with_a_wrong_code_counts_and_asks_again(harness: Harness) -> None:
@@ -463,7 +468,7 @@ async def test_answers_before_login_ask_for_the_code(harness: Harness) -> None:
     assert await rows(h, "SELECT * FROM responses") == []
 
 
-# --- navigation -------------------------------------------------------------------------------------
+# --- navigation -------------------------------------------------------------------------
 
 
 async def test_back_and_skip(harness: Harness) -> None:
@@ -482,7 +487,9 @@ async def test_back_and_skip(harness: Harness) -> None:
     assert "ufficio o servizio" in h.last_text(OFFICER)
     assert (await answers(h))["respondent_name"] == "Maria Bianchi"
     assert [json.loads(v) for v, _ in await changes_by(h, "respondent_name")] == [
-        "Mario Rossi", "Maria Bianchi"]
+        "Mario Rossi",
+        "Maria Bianchi",
+    ]
     # A required question cannot be skipped, with the command or its English alias.
     await h.send(OFFICER, "/salta")
     assert "Questa domanda è obbligatoria e non si può saltare" in h.last_text(OFFICER)
@@ -596,8 +603,9 @@ async def test_repeat_entries_added_and_removed(harness: Harness) -> None:
     menu = h.last_text(OFFICER)
     assert "ne hai inserite 2" in menu and "1. Primo" in menu and "2. Terzo" in menu
     assert_one_live_keyboard(h, OFFICER)
-    removed = await rows(h, "SELECT item_ref, new_json, user_id FROM answer_changes "
-                            "WHERE item_ref = 'practices[1]'")
+    removed = await rows(
+        h, "SELECT item_ref, new_json, user_id FROM answer_changes WHERE item_ref = 'practices[1]'"
+    )
     assert removed == [("practices[1]", "null", OFFICER)]
     assert [p["title"] for p in (await answers(h))["practices"]] == ["Primo", "Terzo"]
     # Edit an entry from the menu: its questions, then back to the menu.
@@ -628,7 +636,9 @@ async def test_repeat_entries_added_and_removed(harness: Harness) -> None:
 async def test_long_review_is_split_and_old_parts_are_retired(harness: Harness) -> None:
     h = harness
     await to_review(h, OFFICER, practices=4)
-    parts = [m for m in h.double.sent(OFFICER) if "Riepilogo delle risposte" in (m.get("text") or "")]
+    parts = [
+        m for m in h.double.sent(OFFICER) if "Riepilogo delle risposte" in (m.get("text") or "")
+    ]
     assert "(parte 1 di" in parts[-2]["text"] or "(parte 2 di" in parts[-1]["text"]
     assert_within_limits(h, OFFICER)
     # Editing from the first part: afterwards no part of the old review is live.
@@ -641,7 +651,7 @@ async def test_long_review_is_split_and_old_parts_are_retired(harness: Harness) 
     assert_one_live_keyboard(h, OFFICER)
 
 
-# --- buttons that must not work ----------------------------------------------------------------------
+# --- buttons that must not work ---------------------------------------------------------
 
 
 async def test_stale_button_changes_nothing(harness: Harness) -> None:
@@ -673,12 +683,18 @@ async def test_double_tap_is_applied_once(harness: Harness) -> None:
     h.double.user_presses(OFFICER, message_id, no)
     h.double.user_presses(OFFICER, message_id, no)
     await h.double.wait_idle()
-    assert [json.loads(v) for v, _ in await changes_by(h, "municipality_confirmed")] == [True, False]
+    assert [json.loads(v) for v, _ in await changes_by(h, "municipality_confirmed")] == [
+        True,
+        False,
+    ]
     toasts = h.toasts()[-2:]
     assert toasts[0] == "" and "non è più valido" in toasts[1]
     # One step taken: the note for a wrong municipality is shown once.
-    notes = [t for t in h.texts(OFFICER) if "contatta il gruppo di assistenza" in t
-             and "Scrivi /aiuto" in t]
+    notes = [
+        t
+        for t in h.texts(OFFICER)
+        if "contatta il gruppo di assistenza" in t and "Scrivi /aiuto" in t
+    ]
     assert len(notes) == 1
     assert_one_live_keyboard(h, OFFICER)
 
@@ -702,8 +718,20 @@ async def test_forged_callbacks_change_nothing(harness: Harness) -> None:
     message_id = h.double.last(OFFICER)["message_id"]
     before = await stored(h)
     sent = len(h.double.sent(OFFICER))
-    for data in ("garbage", "999:c:0", "x:nothing", "", "1:zz", "99999999:c:0", "2:j:nope",
-                 "2:c:" + "9" * 50, "x" * 64, "2:e:practices:99", "2:d:practices:0", "2:R"):
+    for data in (
+        "garbage",
+        "999:c:0",
+        "x:nothing",
+        "",
+        "1:zz",
+        "99999999:c:0",
+        "2:j:nope",
+        "2:c:" + "9" * 50,
+        "x" * 64,
+        "2:e:practices:99",
+        "2:d:practices:0",
+        "2:R",
+    ):
         await h.press_data(OFFICER, message_id, data)
         assert h.toasts()[-1], f"no notice for {data!r}"
     assert "Pulsante non riconosciuto" in h.toasts()[-12]
@@ -731,7 +759,26 @@ async def test_forged_press_on_a_missing_message(harness: Harness) -> None:
     no_internal_error(h, OFFICER)
 
 
-# --- two officers of one municipality ------------------------------------------------------------------
+async def test_button_press_answered_too_late_still_gets_the_next_question(
+    harness: Harness,
+) -> None:
+    """After a restart Telegram refuses to answer old callback queries: the answer is
+    stored all the same, and the officer must still see the next question."""
+    h = harness
+    await login(h, OFFICER)
+    h.double.inject_error(
+        "answerCallbackQuery",
+        400,
+        "Bad Request: query is too old and response timeout expired or query ID is invalid",
+    )
+    await h.press(OFFICER, "Sì")
+    assert "Scrivi il tuo nome e cognome" in h.last_text(OFFICER)
+    assert (await answers(h))["municipality_confirmed"] is True
+    assert_one_live_keyboard(h, OFFICER)
+    no_internal_error(h, OFFICER)
+
+
+# --- two officers of one municipality ---------------------------------------------------
 
 
 async def test_two_officers_share_answers_keep_their_own_place(harness: Harness) -> None:
@@ -773,13 +820,19 @@ async def test_two_officers_share_answers_keep_their_own_place(harness: Harness)
     assert snapshot["is_lead_municipality"] is True
     attribution = await rows(h, "SELECT item_ref, user_id FROM answer_changes ORDER BY id")
     assert attribution == [
-        ("municipality_confirmed", OFFICER), ("respondent_name", OFFICER),
-        ("respondent_role", COLLEAGUE), ("respondent_email", COLLEAGUE),
-        ("respondent_phone", OFFICER), ("respondent_email", COLLEAGUE),
-        ("is_lead_municipality", COLLEAGUE), ("is_lead_municipality", OFFICER),
+        ("municipality_confirmed", OFFICER),
+        ("respondent_name", OFFICER),
+        ("respondent_role", COLLEAGUE),
+        ("respondent_email", COLLEAGUE),
+        ("respondent_phone", OFFICER),
+        ("respondent_email", COLLEAGUE),
+        ("is_lead_municipality", COLLEAGUE),
+        ("is_lead_municipality", OFFICER),
     ]
     assert await rows(h, "SELECT user_id, istat FROM officers ORDER BY user_id") == [
-        (OFFICER, FIRENZE), (COLLEAGUE, FIRENZE)]
+        (OFFICER, FIRENZE),
+        (COLLEAGUE, FIRENZE),
+    ]
     assert len(await rows(h, "SELECT * FROM responses")) == 1
     assert len(await rows(h, "SELECT * FROM navigation")) == 2
     # Each officer's keyboards belong to their own chat and position.
@@ -805,7 +858,7 @@ async def test_officer_submits_what_a_colleague_completed(harness: Harness) -> N
     assert (await answers(h))["respondent_name"] == "Mario Rossi"
 
 
-# --- deadline -----------------------------------------------------------------------------------------
+# --- deadline ---------------------------------------------------------------------------
 
 
 async def test_after_the_deadline_answers_are_refused_politely(harness: Harness) -> None:
@@ -846,7 +899,7 @@ async def test_reopen_refused_after_the_deadline(harness: Harness) -> None:
     assert await rows(h, "SELECT status, revision FROM responses") == [("submitted", 1)]
 
 
-# --- unexpected input -----------------------------------------------------------------------------------
+# --- unexpected input -------------------------------------------------------------------
 
 
 async def test_unexpected_input_gets_a_clear_answer_and_changes_nothing(harness: Harness) -> None:
@@ -883,7 +936,10 @@ async def test_unexpected_input_gets_a_clear_answer_and_changes_nothing(harness:
 
     group = -1009876
     await h.send(OFFICER, "/start", chat_id=group, chat_type="supergroup", chat_title="Ufficio")
-    assert h.texts(group)[-1] == "Questo servizio funziona solo in chat privata: scrivimi direttamente."
+    assert (
+        h.texts(group)[-1]
+        == "Questo servizio funziona solo in chat privata: scrivimi direttamente."
+    )
     await h.send(OFFICER, "/invia", chat_id=group, chat_type="group")
     await h.send(OFFICER, "ciao a tutti", chat_id=group, chat_type="group")
     h.double.user_sends_media(OFFICER, "sticker", chat_id=group, chat_type="group")
@@ -927,7 +983,7 @@ async def test_unexpected_input_before_login(harness: Harness) -> None:
     no_internal_error(h, OFFICER)
 
 
-# --- language, status, privacy, commands --------------------------------------------------------------------
+# --- language, status, privacy, commands ------------------------------------------------
 
 
 async def test_language_switch_to_english(harness: Harness) -> None:
@@ -993,8 +1049,18 @@ async def test_status_and_privacy(harness: Harness) -> None:
 async def test_command_menu_in_italian_and_english(harness: Harness) -> None:
     h = harness
     italian = [c["command"] for c in h.double.my_commands()]
-    assert italian == ["start", "riprendi", "indietro", "salta", "riepilogo", "invia", "aiuto",
-                       "lingua", "privacy", "stato"]
+    assert italian == [
+        "start",
+        "riprendi",
+        "indietro",
+        "salta",
+        "riepilogo",
+        "invia",
+        "aiuto",
+        "lingua",
+        "privacy",
+        "stato",
+    ]
     english = h.double.my_commands(language_code="en")
     assert [c["command"] for c in english] == italian
     assert english[1]["description"].startswith("Resume")
@@ -1025,7 +1091,7 @@ async def test_english_aliases(harness: Harness) -> None:
     no_internal_error(h, OFFICER)
 
 
-# --- resume ----------------------------------------------------------------------------------------------
+# --- resume -----------------------------------------------------------------------------
 
 
 async def test_resume_after_restart(harness: Harness) -> None:
@@ -1039,8 +1105,10 @@ async def test_resume_after_restart(harness: Harness) -> None:
     h.clock.now += timedelta(days=1)
     await h.send(OFFICER, "/riprendi")
     screen = h.screen(OFFICER, 2)
-    assert "Bentornato! Hai risposto a 2 domande su 8. Ultimo salvataggio: 01/07/2019 alle 11:30" \
+    assert (
+        "Bentornato! Hai risposto a 2 domande su 8. Ultimo salvataggio: 01/07/2019 alle 11:30"
         in screen
+    )
     assert "ufficio o servizio" in h.last_text(OFFICER)
     await h.restart()
     await h.send(OFFICER, "/start")
@@ -1079,7 +1147,7 @@ async def test_any_message_after_a_pause_brings_the_officer_back(harness: Harnes
     assert (await answers(h))["respondent_name"] == "Mario Rossi"
 
 
-# --- reopen and resubmit ----------------------------------------------------------------------------------
+# --- reopen and resubmit ----------------------------------------------------------------
 
 
 async def test_reopen_amend_and_resubmit_makes_revision_2(harness: Harness) -> None:
@@ -1109,10 +1177,14 @@ async def test_reopen_amend_and_resubmit_makes_revision_2(harness: Harness) -> N
     assert h.double.document_bytes(receipt).startswith(b"%PDF")
     assert await rows(h, "SELECT revision FROM submissions ORDER BY revision") == [(1,), (2,)]
     assert await rows(h, "SELECT revision FROM outbox ORDER BY id") == [(1,), (2,)]
-    names = [json.loads(a)["respondent_name"]
-             for (a,) in await rows(h, "SELECT answers_json FROM submissions ORDER BY revision")]
+    names = [
+        json.loads(a)["respondent_name"]
+        for (a,) in await rows(h, "SELECT answers_json FROM submissions ORDER BY revision")
+    ]
     assert names == ["Mario Rossi", "Giulia Verdi"]
-    payload = json.loads((await rows(h, "SELECT payload_json FROM outbox WHERE revision = 2"))[0][0])
+    payload = json.loads(
+        (await rows(h, "SELECT payload_json FROM outbox WHERE revision = 2"))[0][0]
+    )
     assert payload["revision"] == 2 and payload["answers"]["respondent_name"] == "Giulia Verdi"
     await h.send(OFFICER, "/stato")
     assert "inviato (revisione 2)" in h.last_text(OFFICER)

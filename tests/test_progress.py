@@ -18,7 +18,7 @@ from bot.settings import Settings
 from storage.municipalities import MunicipalityRegistry
 from storage.store import Store
 from tests.botapi_double import BotApiDouble
-from tests.coordination_helpers import issue_codes, plain_settings, set_response
+from tests.coordination_helpers import issue_codes, one, plain_settings, set_response
 from tests.harness import Clock, Harness, make_settings
 
 COORDINATOR = 7001
@@ -54,7 +54,7 @@ async def test_progress_for_coordinators(desk: Harness) -> None:
     assert h.texts(OFFICER) == [
         "⛔ Non sei autorizzato a usare questo comando: è riservato ai coordinatori del "
         "monitoraggio."]
-    row = await h.services.store.fetchone(
+    row = await one(h.services.store,
         "SELECT action, target FROM audit_log WHERE actor_id = ?", OFFICER)
     assert tuple(row) == ("coord.denied", "/avanzamento")
 

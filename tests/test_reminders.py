@@ -23,21 +23,25 @@ from bot.reminders import (
 )
 from bot.runtime import open_services
 from bot.telegram_app import Services
+from storage.store import Store
+from tests.botapi_double import BotApiDouble
 from tests.coordination_helpers import (
     FakeTransport,
     add_officer,
+    one,
     plain_settings,
     set_response,
 )
-from tests.harness import Clock, Harness
+from tests.harness import Clock, Harness, make_settings
 
 TZ = "Europe/Rome"
 ROME = ZoneInfo(TZ)
 DEADLINE = datetime(2019, 7, 31, 23, 59, tzinfo=ROME)  # the shipped questionnaire's (Wednesday)
 
 
-def rome(*args: int) -> datetime:
-    return datetime(*args, tzinfo=ROME)  # type: ignore[misc]
+def rome(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+         ) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=ROME)
 
 
 # --- the schedule, pure ------------------------------------------------------------------
@@ -102,7 +106,7 @@ class Rig:
     clock: Clock
 
     @property
-    def store(self):  # type: ignore[no-untyped-def]
+    def store(self) -> Store:
         return self.services.store
 
     async def tick(self) -> int:
@@ -238,7 +242,7 @@ async def test_restart_neither_repeats_nor_loses_a_reminder(tmp_path: Path) -> N
         assert [chat for chat, _, _ in transport.sent] == [61]
         counts = await r.coord.cstore.reminder_counts(slot)
         assert counts == {"sent": 2, "unknown": 1, "skipped": 1}
-        row = await r.store.fetchone(
+        row = await one(r.store,
             "SELECT detail FROM reminders WHERE slot = ? AND user_id = 31", slot)
         assert row[0] == "submitted"
         assert await r.tick() == 0
@@ -334,11 +338,7 @@ async def test_reminder_through_the_application_resumes_the_questionnaire(
     assert await coord.reminders.tick() == 0
 
 
-async def test_extension_by_a_coordinator(tmp_path: Path, double: object) -> None:
-    from tests.botapi_double import BotApiDouble
-    from tests.harness import make_settings
-
-    assert isinstance(double, BotApiDouble)
+async def test_extension_by_a_coordinator(tmp_path: Path, double: BotApiDouble) -> None:
     h = Harness(double, make_settings(tmp_path, double, coordinators=[COORDINATOR]), Clock())
     await h.start()
     try:
@@ -351,7 +351,7 @@ async def test_extension_by_a_coordinator(tmp_path: Path, double: object) -> Non
         await h.send(OFFICER, "/proroga 15/09/2019")
         assert "non sei autorizzato" in h.last_text(OFFICER).lower()
         assert await store.setting("deadline") is None
-        row = await store.fetchone(
+        row = await one(store,
             "SELECT action, target FROM audit_log WHERE actor_id = ?", OFFICER)
         assert tuple(row) == ("coord.denied", "/proroga")
         # Malformed and past dates.
@@ -376,12 +376,12 @@ async def test_extension_by_a_coordinator(tmp_path: Path, double: object) -> Non
         report = h.last_text(COORDINATOR)
         assert "Proroga della scadenza al 15/09/2019 alle 23:59" in report
         assert "Invio completato" in report and "Inviati: 1" in report
-        row = await store.fetchone(
+        row = await one(store,
             "SELECT details FROM audit_log WHERE action = 'deadline.extend'")
         assert json.loads(row[0])["new"] == "2019-09-15T23:59:00+02:00"
         plan = await coord.cstore.plan()
         assert plan is not None and plan.deadline == rome(2019, 9, 15, 23, 59)
-        row = await store.fetchone("SELECT kind, audience, total FROM broadcasts")
+        row = await one(store, "SELECT kind, audience, total FROM broadcasts")
         assert tuple(row) == ("extension", "not_submitted", 1)
     finally:
         await h.stop()
