@@ -53,7 +53,8 @@ async def run_codes(settings: Settings, args: argparse.Namespace) -> int:
                 municipality = registry.get(code)
                 assert municipality is not None
                 done = await store.revoke_code(municipality.istat, datetime.now(UTC))
-                print(f"{municipality.istat},{municipality.name},{'revoked' if done else 'no active code'}")
+                outcome = "revoked" if done else "no active code"
+                print(f"{municipality.istat},{municipality.name},{outcome}")
             return 0
         out: TextIO = args.out.open("w", encoding="utf-8", newline="") if args.out else sys.stdout
         try:
@@ -63,8 +64,10 @@ async def run_codes(settings: Settings, args: argparse.Namespace) -> int:
                 municipality = registry.get(code)
                 assert municipality is not None
                 if args.action == "issue" and await store.has_active_code(municipality.istat):
-                    print(f"skipped {municipality.istat}: already has a code (use reissue)",
-                          file=sys.stderr)
+                    print(
+                        f"skipped {municipality.istat}: already has a code (use reissue)",
+                        file=sys.stderr,
+                    )
                     continue
                 new = await issue_code(store, settings, municipality.istat, "cli")
                 writer.writerow([municipality.istat, municipality.name, new])

@@ -101,7 +101,9 @@ class Presenter:
     def item(self, item_id: str) -> Item:
         return self._items[item_id]
 
-    def value(self, item: Item, value: Any, *, unknown: bool = False, other: str | None = None) -> str:
+    def value(
+        self, item: Item, value: Any, *, unknown: bool = False, other: str | None = None
+    ) -> str:
         """A stored value as plain text (not escaped)."""
         t = self.t
         if unknown:
@@ -136,7 +138,7 @@ class Presenter:
             out.extend(self.screen(effect))
         return out
 
-    def screen(self, effect: fx.Effect) -> list[Screen]:  # noqa: PLR0911 - one branch per effect
+    def screen(self, effect: fx.Effect) -> list[Screen]:
         t = self.t
         if isinstance(effect, fx.AskItem):
             return [self.ask_item(effect)]
@@ -147,13 +149,21 @@ class Presenter:
         if isinstance(effect, fx.AskRepeatMenu):
             return [self.repeat_menu(effect)]
         if isinstance(effect, fx.AskConfirmSubmit):
-            buttons = [[Button(t("btn.confirm_submit"), cb.encode(effect.seq, "y")),
-                        Button(t("btn.cancel"), cb.encode(effect.seq, "n"))]]
+            buttons = [
+                [
+                    Button(t("btn.confirm_submit"), cb.encode(effect.seq, "y")),
+                    Button(t("btn.cancel"), cb.encode(effect.seq, "n")),
+                ]
+            ]
             return [Screen(escape(t("confirm_submit")), buttons, is_prompt=True)]
         if isinstance(effect, fx.AskConfirmRemove):
             label = effect.label or t("entry_untitled")
-            buttons = [[Button(t("btn.confirm_remove"), cb.encode(effect.seq, "y")),
-                        Button(t("btn.cancel"), cb.encode(effect.seq, "n"))]]
+            buttons = [
+                [
+                    Button(t("btn.confirm_remove"), cb.encode(effect.seq, "y")),
+                    Button(t("btn.cancel"), cb.encode(effect.seq, "n")),
+                ]
+            ]
             return [Screen(escape(t("confirm_remove", label=label)), buttons, is_prompt=True)]
         if isinstance(effect, fx.ShowReview):
             return self.review(effect)
@@ -164,8 +174,11 @@ class Presenter:
         if isinstance(effect, fx.Resumed):
             return []  # the bot adds the "last saved" time it alone knows
         if isinstance(effect, fx.Completed):
-            return [Screen(t("completed", when=self.moment(effect.submitted_at),
-                             revision=effect.revision))]
+            return [
+                Screen(
+                    t("completed", when=self.moment(effect.submitted_at), revision=effect.revision)
+                )
+            ]
         if isinstance(effect, fx.Reopened):
             return [Screen(escape(t("reopened")))]
         if isinstance(effect, fx.AlreadySubmitted):
@@ -185,8 +198,11 @@ class Presenter:
                 return self.text(rule.message)
         for key in ("min", "max"):
             if key in params and params[key] is not None:
-                params[key] = formatting.integer(int(params[key])) if float(
-                    params[key]).is_integer() else str(params[key])
+                params[key] = (
+                    formatting.integer(int(params[key]))
+                    if float(params[key]).is_integer()
+                    else str(params[key])
+                )
         if "deadline" in params and params["deadline"] is not None:
             params["deadline"] = self.moment(params["deadline"].isoformat())
         return self.t(f"error.{effect.key}", **params)
@@ -208,8 +224,11 @@ class Presenter:
         item = self.item(ask.item)
         p = ask.progress
         section = self.q.sections[p.section - 1]
-        lines = [f"<i>{escape(t('progress', position=p.position, total=p.total, section=p.section, sections=p.sections))}"
-                 f" — {escape(self.text(section.title))}</i>"]
+        where = t("progress", position=p.position, total=p.total, section=p.section,
+                  sections=p.sections)
+        lines = [
+            f"<i>{escape(where)} — {escape(self.text(section.title))}</i>"
+        ]
         if ask.repeat is not None and ask.entry is not None:
             heading = t("entry_heading", repeat=self._repeat_text[ask.repeat], number=ask.entry + 1)
             if ask.entry_label:
@@ -234,11 +253,17 @@ class Presenter:
         t, seq = self.t, ask.seq
         rows: list[list[Button]] = []
         if item.type is ItemType.YES_NO:
-            rows.append([Button(t("btn.yes"), cb.encode(seq, "c", 0)),
-                         Button(t("btn.no"), cb.encode(seq, "c", 1))])
+            rows.append(
+                [
+                    Button(t("btn.yes"), cb.encode(seq, "c", 0)),
+                    Button(t("btn.no"), cb.encode(seq, "c", 1)),
+                ]
+            )
         elif item.type is ItemType.SINGLE_CHOICE:
-            rows.extend([Button(self.text(c.label), cb.encode(seq, "c", i))]
-                        for i, c in enumerate(item.choices))
+            rows.extend(
+                [Button(self.text(c.label), cb.encode(seq, "c", i))]
+                for i, c in enumerate(item.choices)
+            )
         elif item.type is ItemType.MULTIPLE_CHOICE:
             current = ask.current if isinstance(ask.current, list) else []
             chosen = set(ask.pending if ask.pending is not None else current)
@@ -278,19 +303,31 @@ class Presenter:
             lines.append(f"<b>{escape(self.text(add_prompt))}</b>")
         rows: list[list[Button]] = []
         for entry in menu.entries:
-            rows.append([Button(t("btn.edit_entry", number=entry.index + 1),
-                                cb.encode(seq, "e", menu.repeat, entry.index)),
-                         Button(t("btn.remove_entry", number=entry.index + 1),
-                                cb.encode(seq, "d", menu.repeat, entry.index))])
+            rows.append(
+                [
+                    Button(
+                        t("btn.edit_entry", number=entry.index + 1),
+                        cb.encode(seq, "e", menu.repeat, entry.index),
+                    ),
+                    Button(
+                        t("btn.remove_entry", number=entry.index + 1),
+                        cb.encode(seq, "d", menu.repeat, entry.index),
+                    ),
+                ]
+            )
         action = []
         if menu.can_add:
             action.append(Button(t("btn.add_entry"), cb.encode(seq, "a", menu.repeat)))
         if menu.can_finish:
             action.append(Button(t("btn.finish_repeat"), cb.encode(seq, "f", menu.repeat)))
         rows.append(action)
-        rows.append([Button(t("btn.back"), cb.encode(seq, "b")),
-                     Button(t("btn.review"), cb.encode(seq, "r")),
-                     Button(t("btn.help"), cb.bot_action("help"))])
+        rows.append(
+            [
+                Button(t("btn.back"), cb.encode(seq, "b")),
+                Button(t("btn.review"), cb.encode(seq, "r")),
+                Button(t("btn.help"), cb.bot_action("help")),
+            ]
+        )
         return Screen("\n".join(lines), rows, is_prompt=True)
 
     def review(self, review: fx.ShowReview) -> list[Screen]:
@@ -303,27 +340,38 @@ class Presenter:
             heading = ""
             if (line.ref.repeat, line.ref.entry) != last_entry and line.ref.repeat is not None:
                 entry = (line.ref.entry or 0) + 1
-                heading = f"\n<b>{escape(t('entry_heading', repeat=self._repeat_text[line.ref.repeat], number=entry))}</b>\n"
+                name = t("entry_heading", repeat=self._repeat_text[line.ref.repeat], number=entry)
+                heading = f"\n<b>{escape(name)}</b>\n"
             last_entry = (line.ref.repeat, line.ref.entry)
             if line.skipped:
                 shown = t("value.skipped")
             else:
                 shown = self.value(item, line.value, unknown=line.unknown, other=line.other)
             question = _shorten(self.text(item.text), 90)
-            mark = "⚠️ " if fx.ItemRef(line.ref.item, line.ref.repeat, line.ref.entry) in review.missing else ""
-            text = (f"{heading}{mark}<b>{number}.</b> {escape(question)}\n"
-                    f"   ➜ {escape(_shorten(shown, REVIEW_VALUE_CHARS))}")
+            mark = (
+                "⚠️ "
+                if fx.ItemRef(line.ref.item, line.ref.repeat, line.ref.entry) in review.missing
+                else ""
+            )
+            text = (
+                f"{heading}{mark}<b>{number}.</b> {escape(question)}\n"
+                f"   ➜ {escape(_shorten(shown, REVIEW_VALUE_CHARS))}"
+            )
             button = None
             if editable:
-                data = (cb.encode(seq, "j", line.ref.item, line.ref.entry) if line.ref.entry is not None
-                        else cb.encode(seq, "j", line.ref.item))
+                data = (
+                    cb.encode(seq, "j", line.ref.item, line.ref.entry)
+                    if line.ref.entry is not None
+                    else cb.encode(seq, "j", line.ref.item)
+                )
                 button = Button(t("btn.edit_item", number=number), data)
             blocks.append((text, button))
         chunks: list[list[tuple[str, Button | None]]] = [[]]
         size = 0
         for block in blocks:
-            if chunks[-1] and (size + len(block[0]) > REVIEW_CHUNK_CHARS
-                               or len(chunks[-1]) >= REVIEW_CHUNK_LINES):
+            if chunks[-1] and (
+                size + len(block[0]) > REVIEW_CHUNK_CHARS or len(chunks[-1]) >= REVIEW_CHUNK_LINES
+            ):
                 chunks.append([])
                 size = 0
             chunks[-1].append(block)
@@ -335,7 +383,9 @@ class Presenter:
                 header += " " + escape(t("review_part", part=index, parts=len(chunks)))
             lines = [header, *(text for text, _ in chunk)]
             buttons = [b for _, b in chunk if b is not None]
-            rows = [buttons[i:i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
+            rows = [
+                buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)
+            ]
             screens.append(Screen("\n".join(lines), rows, is_prompt=True))
         final = screens[-1]
         if review.status == "submitted":
@@ -343,14 +393,19 @@ class Presenter:
             final.buttons.append([Button(t("btn.reopen"), cb.encode(seq, "R"))])
         else:
             if review.missing:
-                final.text += "\n\n" + escape(t("review_missing", count=len(review.missing),
-                                                  items=self.refs(review.missing)))
+                final.text += "\n\n" + escape(
+                    t("review_missing", count=len(review.missing), items=self.refs(review.missing))
+                )
             else:
                 final.text += "\n\n" + escape(t("review_complete"))
             final.text += "\n" + escape(t("review_edit_hint"))
             final.buttons.append([Button(t("btn.submit"), cb.encode(seq, "S"))])
-            final.buttons.append([Button(t("btn.continue"), cb.bot_action("resume")),
-                                  Button(t("btn.help"), cb.bot_action("help"))])
+            final.buttons.append(
+                [
+                    Button(t("btn.continue"), cb.bot_action("resume")),
+                    Button(t("btn.help"), cb.bot_action("help")),
+                ]
+            )
         for screen in screens:
             if len(screen.text) > TEXT_LIMIT:
                 screen.text = _shorten(screen.text, TEXT_LIMIT)

@@ -24,14 +24,26 @@ from conversations.schema import ItemType, Questionnaire
 from storage.municipalities import MunicipalityRegistry
 
 WORDS: dict[str, ev.Input] = {
-    "indietro": ev.Back(), "back": ev.Back(),
-    "salta": ev.Skip(), "skip": ev.Skip(),
-    "nonso": ev.DontKnow(), "non so": ev.DontKnow(), "dontknow": ev.DontKnow(),
-    "avanti": ev.Keep(), "mantieni": ev.Keep(), "next": ev.Keep(), "keep": ev.Keep(),
-    "riepilogo": ev.Review(), "review": ev.Review(),
-    "invia": ev.Submit(), "submit": ev.Submit(),
-    "riprendi": ev.Resume(), "resume": ev.Resume(),
-    "conferma": ev.ConfirmSelection(), "ok": ev.ConfirmSelection(), "confirm": ev.ConfirmSelection(),
+    "indietro": ev.Back(),
+    "back": ev.Back(),
+    "salta": ev.Skip(),
+    "skip": ev.Skip(),
+    "nonso": ev.DontKnow(),
+    "non so": ev.DontKnow(),
+    "dontknow": ev.DontKnow(),
+    "avanti": ev.Keep(),
+    "mantieni": ev.Keep(),
+    "next": ev.Keep(),
+    "keep": ev.Keep(),
+    "riepilogo": ev.Review(),
+    "review": ev.Review(),
+    "invia": ev.Submit(),
+    "submit": ev.Submit(),
+    "riprendi": ev.Resume(),
+    "resume": ev.Resume(),
+    "conferma": ev.ConfirmSelection(),
+    "ok": ev.ConfirmSelection(),
+    "confirm": ev.ConfirmSelection(),
 }
 _TAG = re.compile(r"<[^>]+>")
 
@@ -42,23 +54,41 @@ def plain(text: str) -> str:
 
 def _takes_text(effects: tuple[fx.Effect, ...], q: Questionnaire) -> bool:
     """Whether the current prompt expects typed text (then numbers are answers)."""
-    items = {i.id: i for s in q.sections for e in s.items
-             for i in ([e] if e.kind == "item" else e.items)}
+    items = {
+        i.id: i for s in q.sections for e in s.items for i in ([e] if e.kind == "item" else e.items)
+    }
     for effect in effects:
         if isinstance(effect, fx.AskOtherText):
             return True
         if isinstance(effect, fx.AskItem):
             kind = items[effect.item].type
-            return kind not in (ItemType.SINGLE_CHOICE, ItemType.MULTIPLE_CHOICE,
-                                ItemType.YES_NO, ItemType.NOTE)
+            return kind not in (
+                ItemType.SINGLE_CHOICE,
+                ItemType.MULTIPLE_CHOICE,
+                ItemType.YES_NO,
+                ItemType.NOTE,
+            )
     return False
 
 
-def run_preview(q: Questionnaire, *, lang: str = "it", istat: str = "048017",
-                stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
+def run_preview(
+    q: Questionnaire,
+    *,
+    lang: str = "it",
+    istat: str = "048017",
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+) -> int:
     municipality = MunicipalityRegistry.load().get(istat)
-    placeholders = ({"comune": municipality.name, "provincia": municipality.province,
-                     "regione": municipality.region} if municipality else {})
+    placeholders = (
+        {
+            "comune": municipality.name,
+            "provincia": municipality.province,
+            "regione": municipality.region,
+        }
+        if municipality
+        else {}
+    )
     presenter = Presenter(q, translator(lang), placeholders)
 
     def show(screens: list[Screen]) -> list[str]:

@@ -78,8 +78,7 @@ class TicketDesk:
             await self.tickets.begin_request(
                 sender.user_id, open_ticket.id if open_ticket else None, now
             )
-            text = (t("ticket.ask_followup", id=open_ticket.id) if open_ticket
-                    else t("ticket.ask"))
+            text = t("ticket.ask_followup", id=open_ticket.id) if open_ticket else t("ticket.ask")
             await context.bot.send_message(sender.user_id, text)
         raise ApplicationHandlerStop
 
@@ -121,9 +120,12 @@ class TicketDesk:
             now = self.flow.clock()
             if ticket is None or ticket.status != "open":
                 ticket = await self.tickets.create(
-                    sender.user_id, officer.istat, await self.context_of(sender.user_id, officer.istat,
-                                                                         sender.first_name,
-                                                                         sender.username), now,
+                    sender.user_id,
+                    officer.istat,
+                    await self.context_of(
+                        sender.user_id, officer.istat, sender.first_name, sender.username
+                    ),
+                    now,
                 )
                 await self.post_new(context, ticket, message)
                 confirmation = t("ticket.created", id=ticket.id)
@@ -132,7 +134,9 @@ class TicketDesk:
                 await self.post_followup(context, ticket, message)
                 confirmation = t("ticket.added", id=ticket.id)
             await context.bot.send_message(
-                sender.user_id, confirmation, parse_mode=ParseMode.HTML,
+                sender.user_id,
+                confirmation,
+                parse_mode=ParseMode.HTML,
                 reply_markup=_resume_markup(t),
             )
         raise ApplicationHandlerStop
@@ -143,16 +147,22 @@ class TicketDesk:
         """What an operator needs to know about the officer asking."""
         flow = self.flow
         officer_name = first_name + (f" (@{username})" if username else "") + f" · id {user_id}"
-        info: dict[str, Any] = {"officer": officer_name, "comune": "—", "position": "—",
-                                "question": "—", "progress": "—",
-                                "error": flow.last_errors.get(user_id, "—")}
+        info: dict[str, Any] = {
+            "officer": officer_name,
+            "comune": "—",
+            "position": "—",
+            "question": "—",
+            "progress": "—",
+            "error": flow.last_errors.get(user_id, "—"),
+        }
         if istat is None:
             info["comune"] = translator(STAFF_LANG)("not_logged_in")
             return info
         municipality = flow.registry.get(istat)
         if municipality is not None:
-            info["comune"] = (f"{municipality.name} ({istat}) – {municipality.province}, "
-                              f"{municipality.region}")
+            info["comune"] = (
+                f"{municipality.name} ({istat}) – {municipality.province}, {municipality.region}"
+            )
         row = await flow.store.response(flow.q.id, istat)
         if row is None:
             info["progress"] = translator(STAFF_LANG)("status.not_started")
@@ -167,8 +177,11 @@ class TicketDesk:
         info["progress"] = f"{row.answered}/{row.total} – {status}"
         if item_id is not None and progress is not None:
             info["position"] = translator(STAFF_LANG)(
-                "progress", position=progress.position, total=progress.total,
-                section=progress.section, sections=progress.sections,
+                "progress",
+                position=progress.position,
+                total=progress.total,
+                section=progress.section,
+                sections=progress.sections,
             )
             presenter = flow.presenter(STAFF_LANG, municipality)
             info["question"] = presenter.text(presenter.item(item_id).text)
@@ -179,18 +192,27 @@ class TicketDesk:
         t = translator(STAFF_LANG)
         c = ticket.context
         when = self.flow.presenter(STAFF_LANG, None).moment(ticket.created_at)
-        text = t("staff.card", id=ticket.id, comune=escape(str(c.get("comune", "—"))),
-                 officer=escape(str(c.get("officer", "—"))),
-                 position=escape(str(c.get("position", "—"))),
-                 question=escape(str(c.get("question", "—"))),
-                 error=escape(str(c.get("error", "—"))),
-                 progress=escape(str(c.get("progress", "—"))), when=when)
+        text = t(
+            "staff.card",
+            id=ticket.id,
+            comune=escape(str(c.get("comune", "—"))),
+            officer=escape(str(c.get("officer", "—"))),
+            position=escape(str(c.get("position", "—"))),
+            question=escape(str(c.get("question", "—"))),
+            error=escape(str(c.get("error", "—"))),
+            progress=escape(str(c.get("progress", "—"))),
+            when=when,
+        )
         if ticket.taken_by_name:
             text += "\n" + escape(t("staff.taken", name=ticket.taken_by_name))
         if ticket.status == "closed" and ticket.closed_at:
-            text += "\n" + escape(t("staff.closed", name=ticket.taken_by_name or "—",
-                                    when=self.flow.presenter(STAFF_LANG, None).moment(
-                                        ticket.closed_at)))
+            text += "\n" + escape(
+                t(
+                    "staff.closed",
+                    name=ticket.taken_by_name or "—",
+                    when=self.flow.presenter(STAFF_LANG, None).moment(ticket.closed_at),
+                )
+            )
         else:
             text += "\n\n" + t("staff.card_hint_forum" if ticket.thread_id else "staff.card_hint")
         return text
@@ -205,14 +227,18 @@ class TicketDesk:
         row.append(InlineKeyboardButton(t("btn.resolve"), callback_data=f"tk:close:{ticket.id}"))
         return InlineKeyboardMarkup([row])
 
-    async def post_new(self, context: ContextTypes.DEFAULT_TYPE, ticket: Ticket,
-                       message: Message) -> None:
+    async def post_new(
+        self, context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, message: Message
+    ) -> None:
         bot = context.bot
         thread_id = await self._new_topic(context, ticket)
         placed = replace(ticket, thread_id=thread_id)
         card = await bot.send_message(
-            self.group, self.card_text(placed), parse_mode=ParseMode.HTML,
-            reply_markup=self.card_markup(placed), message_thread_id=thread_id,
+            self.group,
+            self.card_text(placed),
+            parse_mode=ParseMode.HTML,
+            reply_markup=self.card_markup(placed),
+            message_thread_id=thread_id,
         )
         await self.tickets.set_placement(ticket.id, thread_id, card.message_id)
         await self.post_followup(context, placed, message, card=card)
@@ -235,7 +261,10 @@ class TicketDesk:
         return topic.message_thread_id
 
     async def post_followup(
-        self, context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, message: Message,
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        ticket: Ticket,
+        message: Message,
         card: Message | None = None,
     ) -> None:
         """Put the officer's message in the ticket's place in the group."""
@@ -246,26 +275,43 @@ class TicketDesk:
         now = self.flow.clock()
         if message.text:
             posted = await bot.send_message(
-                self.group, t("staff.officer_says", id=ticket.id, officer=officer,
-                              text=escape(message.text)),
-                parse_mode=ParseMode.HTML, message_thread_id=ticket.thread_id,
+                self.group,
+                t("staff.officer_says", id=ticket.id, officer=officer, text=escape(message.text)),
+                parse_mode=ParseMode.HTML,
+                message_thread_id=ticket.thread_id,
                 reply_to_message_id=None if ticket.thread_id else reply_to,
             )
         else:
             await bot.send_message(
-                self.group, t("staff.officer_sent_file", id=ticket.id, officer=officer),
-                parse_mode=ParseMode.HTML, message_thread_id=ticket.thread_id,
+                self.group,
+                t("staff.officer_sent_file", id=ticket.id, officer=officer),
+                parse_mode=ParseMode.HTML,
+                message_thread_id=ticket.thread_id,
                 reply_to_message_id=None if ticket.thread_id else reply_to,
             )
             copied = await bot.copy_message(
                 self.group, message.chat_id, message.message_id, message_thread_id=ticket.thread_id
             )
             posted_id = copied.message_id
-            await self.tickets.add_message(ticket.id, "officer", ticket.user_id,
-                                           message.caption, message.message_id, posted_id, now)
+            await self.tickets.add_message(
+                ticket.id,
+                "officer",
+                ticket.user_id,
+                message.caption,
+                message.message_id,
+                posted_id,
+                now,
+            )
             return
-        await self.tickets.add_message(ticket.id, "officer", ticket.user_id, message.text,
-                                       message.message_id, posted.message_id, now)
+        await self.tickets.add_message(
+            ticket.id,
+            "officer",
+            ticket.user_id,
+            message.text,
+            message.message_id,
+            posted.message_id,
+            now,
+        )
 
     async def group_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An operator writing in the group: relay it when it belongs to a ticket."""
@@ -286,8 +332,9 @@ class TicketDesk:
             return
         await self.relay_to_officer(context, ticket, message, user.id)
 
-    async def relay_to_officer(self, context: ContextTypes.DEFAULT_TYPE, ticket: Ticket,
-                               message: Message, operator_id: int) -> None:
+    async def relay_to_officer(
+        self, context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, message: Message, operator_id: int
+    ) -> None:
         officer = await self.services.store.officer(ticket.user_id)
         t = translator(officer.language if officer else "it")
         bot = context.bot
@@ -295,23 +342,32 @@ class TicketDesk:
             if message.text:
                 sent = await bot.send_message(
                     ticket.user_id,
-                    t("ticket.reply", id=ticket.id, text=escape(message.text)) + "\n\n"
+                    t("ticket.reply", id=ticket.id, text=escape(message.text))
+                    + "\n\n"
                     + t("ticket.reply_hint"),
-                    parse_mode=ParseMode.HTML, reply_markup=_resume_markup(t),
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=_resume_markup(t),
                 )
                 officer_message_id = sent.message_id
             else:
-                await bot.send_message(ticket.user_id, t("ticket.reply_media", id=ticket.id),
-                                       parse_mode=ParseMode.HTML)
+                await bot.send_message(
+                    ticket.user_id, t("ticket.reply_media", id=ticket.id), parse_mode=ParseMode.HTML
+                )
                 copied = await bot.copy_message(ticket.user_id, message.chat_id, message.message_id)
                 officer_message_id = copied.message_id
         except Forbidden:
             await self.services.store.mark_unreachable(ticket.user_id, self.flow.clock())
             await message.reply_text(translator(STAFF_LANG)("staff.not_delivered"))
             return
-        await self.tickets.add_message(ticket.id, "operator", operator_id,
-                                       message.text or message.caption, officer_message_id,
-                                       message.message_id, self.flow.clock())
+        await self.tickets.add_message(
+            ticket.id,
+            "operator",
+            operator_id,
+            message.text or message.caption,
+            officer_message_id,
+            message.message_id,
+            self.flow.clock(),
+        )
 
     async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -359,8 +415,9 @@ class TicketDesk:
         await self.close(context, ticket, user.id, user.full_name)
         await self.refresh_card(context, ticket.id)
 
-    async def close(self, context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, operator_id: int,
-                    name: str) -> None:
+    async def close(
+        self, context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, operator_id: int, name: str
+    ) -> None:
         now = self.flow.clock()
         if ticket.taken_by is None:
             await self.tickets.take(ticket.id, operator_id, name, now)
@@ -370,8 +427,11 @@ class TicketDesk:
         officer = await self.services.store.officer(ticket.user_id)
         t = translator(officer.language if officer else "it")
         try:
-            await context.bot.send_message(ticket.user_id, t("ticket.closed_officer", id=ticket.id),
-                                           reply_markup=_resume_markup(t))
+            await context.bot.send_message(
+                ticket.user_id,
+                t("ticket.closed_officer", id=ticket.id),
+                reply_markup=_resume_markup(t),
+            )
         except Forbidden:
             await self.services.store.mark_unreachable(ticket.user_id, now)
         if ticket.thread_id:
@@ -386,8 +446,11 @@ class TicketDesk:
             return
         try:
             await context.bot.edit_message_text(
-                self.card_text(ticket), self.group, ticket.card_message_id,
-                parse_mode=ParseMode.HTML, reply_markup=self.card_markup(ticket),
+                self.card_text(ticket),
+                self.group,
+                ticket.card_message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=self.card_markup(ticket),
             )
         except BadRequest as error:
             if "not modified" not in str(error).lower():
@@ -410,15 +473,21 @@ class TicketDesk:
         lines = [t("staff.open_list", count=len(tickets))]
         for ticket in tickets:
             age = human_age((now - datetime.fromisoformat(ticket.created_at)).total_seconds())
-            taken = (t("staff.taken_short", name=ticket.taken_by_name) if ticket.taken_by_name
-                     else t("staff.not_taken"))
+            taken = (
+                t("staff.taken_short", name=ticket.taken_by_name)
+                if ticket.taken_by_name
+                else t("staff.not_taken")
+            )
             if ticket.first_reply_at:
-                waited = (datetime.fromisoformat(ticket.first_reply_at)
-                          - datetime.fromisoformat(ticket.created_at)).total_seconds()
+                waited = (
+                    datetime.fromisoformat(ticket.first_reply_at)
+                    - datetime.fromisoformat(ticket.created_at)
+                ).total_seconds()
                 taken += " · " + t("staff.first_reply", age=human_age(waited))
             comune = str(ticket.context.get("comune", "—")).split(" (")[0]
-            lines.append(escape(t("staff.open_line", id=ticket.id, comune=comune, age=age,
-                                  taken=taken)))
+            lines.append(
+                escape(t("staff.open_line", id=ticket.id, comune=comune, age=age, taken=taken))
+            )
         for part in split_text("\n".join(lines)):
             await message.reply_text(part, parse_mode=ParseMode.HTML)
 
@@ -447,9 +516,13 @@ def _register(app: App, services: Services) -> None:
     app.add_handler(CallbackQueryHandler(desk.button, pattern=r"^tk:(take|close):\d+$"))
     app.add_handler(CommandHandler(["ticket", "tickets"], desk.list_open, group))
     app.add_handler(CommandHandler(["chiudi", "close"], desk.close_command, group))
-    app.add_handler(MessageHandler(group & ~filters.COMMAND & filters.UpdateType.MESSAGE,
-                                   desk.group_message))
+    app.add_handler(
+        MessageHandler(group & ~filters.COMMAND & filters.UpdateType.MESSAGE, desk.group_message)
+    )
     # Officer messages that belong to a ticket; anything else falls through
     # to the questionnaire handlers (group 1).
-    app.add_handler(MessageHandler(private & ~filters.COMMAND & filters.UpdateType.MESSAGE,
-                                   desk.officer_message))
+    app.add_handler(
+        MessageHandler(
+            private & ~filters.COMMAND & filters.UpdateType.MESSAGE, desk.officer_message
+        )
+    )

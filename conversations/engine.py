@@ -205,19 +205,25 @@ class _Run:
             if (item.required and not (given or unknown)) or (given and not done):
                 refs.append(slot.ref)
             if with_lines:
-                lines.append(fx.ReviewLine(
-                    slot.ref, answers.values.get(item_id), unknown,
-                    item_id in answers.skipped, answers.other.get(item_id),
-                ))
+                lines.append(
+                    fx.ReviewLine(
+                        slot.ref,
+                        answers.values.get(item_id),
+                        unknown,
+                        item_id in answers.skipped,
+                        answers.other.get(item_id),
+                    )
+                )
         return lines, tuple(refs)
 
     # --- prompts ------------------------------------------------------------
     def render_prompt(self) -> None:
         s = self.s
         cursor = s.cursor
-        if cursor.kind in ("item", "other_text") and self.index_of(
-            Cursor("item", cursor.item, cursor.entry)
-        ) < 0:
+        if (
+            cursor.kind in ("item", "other_text")
+            and self.index_of(Cursor("item", cursor.item, cursor.entry)) < 0
+        ):
             # The item was hidden by an edit (or a new questionnaire version).
             s.cursor = self.first_unanswered() or REVIEW
             cursor = s.cursor
@@ -226,7 +232,9 @@ class _Run:
         elif cursor.kind == "other_text":
             repeat = self.c.items[cursor.item or ""].repeat
             self.effects.append(
-                fx.AskOtherText(cursor.item or "", repeat.id if repeat else None, cursor.entry, s.seq)
+                fx.AskOtherText(
+                    cursor.item or "", repeat.id if repeat else None, cursor.entry, s.seq
+                )
             )
         elif cursor.kind == "repeat_menu":
             self.effects.append(self.repeat_menu(cursor.item or ""))
@@ -563,8 +571,14 @@ def _on_add_entry(run: _Run, inp: ev.AddEntry) -> None:
     run.s.walk, run.s.return_to = "next_unanswered", None
     run.changed()
     entry = len(entries) - 1
-    first = next((sl for sl in run.slots() if sl.cursor.entry == entry and sl.repeat is repeat
-                  and sl.item is not None), None)
+    first = next(
+        (
+            sl
+            for sl in run.slots()
+            if sl.cursor.entry == entry and sl.repeat is repeat and sl.item is not None
+        ),
+        None,
+    )
     run.move(first.cursor if first else Cursor("repeat_menu", inp.repeat))
 
 
@@ -577,8 +591,14 @@ def _entry_exists(run: _Run, repeat_id: str, entry: int) -> None:
 def _on_edit_entry(run: _Run, inp: ev.EditEntry) -> None:
     _entry_exists(run, inp.repeat, inp.entry)
     first = next(
-        (sl for sl in run.slots() if sl.cursor.entry == inp.entry and sl.repeat is not None
-         and sl.repeat.id == inp.repeat and sl.item is not None),
+        (
+            sl
+            for sl in run.slots()
+            if sl.cursor.entry == inp.entry
+            and sl.repeat is not None
+            and sl.repeat.id == inp.repeat
+            and sl.item is not None
+        ),
         None,
     )
     if first is None:

@@ -35,11 +35,23 @@ def group_texts(h: Harness) -> list[str]:
     return h.double.texts(GROUP)
 
 
-async def operator_says(h: Harness, text: str, reply_to: int | None = None,
-                        thread: int | None = None, user: int = OPERATOR) -> None:
-    h.double.user_sends(user, text, chat_id=GROUP, chat_type="supergroup",
-                        reply_to_message_id=reply_to, message_thread_id=thread,
-                        first_name="Operatrice", chat_title="Assistenza")
+async def operator_says(
+    h: Harness,
+    text: str,
+    reply_to: int | None = None,
+    thread: int | None = None,
+    user: int = OPERATOR,
+) -> None:
+    h.double.user_sends(
+        user,
+        text,
+        chat_id=GROUP,
+        chat_type="supergroup",
+        reply_to_message_id=reply_to,
+        message_thread_id=thread,
+        first_name="Operatrice",
+        chat_title="Assistenza",
+    )
     await h.double.wait_idle()
 
 
@@ -74,7 +86,9 @@ async def test_ticket_raised_answered_followed_up_closed(desk: Harness) -> None:
     assert "email" in text.lower()  # its question text
     assert "Ultimo errore: Indirizzo email non valido" in text
     assert [label for row in h.double.buttons(card) for label, _ in row] == [
-        "🙋 Prendo io", "✅ Risolto"]
+        "🙋 Prendo io",
+        "✅ Risolto",
+    ]
     assert any("quale email" in t for t in group_texts(h))
 
     # The operator takes it, then answers by replying to the card.
@@ -87,7 +101,9 @@ async def test_ticket_raised_answered_followed_up_closed(desk: Harness) -> None:
     assert "Assistenza" in relayed["text"] and "va benissimo" in relayed["text"]
 
     # The officer replies to the relayed message: it goes to the same ticket.
-    h.double.user_sends(OFFICER, "Grazie! E il telefono?", reply_to_message_id=relayed["message_id"])
+    h.double.user_sends(
+        OFFICER, "Grazie! E il telefono?", reply_to_message_id=relayed["message_id"]
+    )
     await h.double.wait_idle()
     assert "aggiunto al ticket n. 1" in h.last_text(OFFICER)
     assert any("E il telefono?" in t for t in group_texts(h))
@@ -203,8 +219,13 @@ async def test_unlock_and_reopen(desk: Harness) -> None:
 async def test_unauthorised_users_are_refused(desk: Harness) -> None:
     h = desk
     await login(h, OFFICER)
-    for command in ("/codice 048017", "/revoca 048017", "/comune 048017", "/sblocca 1",
-                    "/riapri 048017"):
+    for command in (
+        "/codice 048017",
+        "/revoca 048017",
+        "/comune 048017",
+        "/sblocca 1",
+        "/riapri 048017",
+    ):
         await h.send(OFFICER, command)
         assert "Non sei autorizzato" in h.last_text(OFFICER)
         await operator_says(h, command, user=STRANGER)
