@@ -16,7 +16,10 @@ second apart at the server and no one-second window there can hold more than
 `burst` sends, whatever the network delays. Starts are also spaced at
 1/`rate` s (29/s by default, leaving room for the conversations going on at
 the same time), and a chat is sent to again only a second after its previous
-request completed.
+request completed. A new pacer starts as if every slot had just been used (a
+restarted process cannot know what the previous one sent in its last second).
+Edits of the coordinator's progress message create no message: they only wait
+for their chat and for a 429 pause.
 
 Never twice. Each recipient is marked 'sending' (committed) right before the
 Bot API call and 'sent' right after it returns. After a crash, a recipient
