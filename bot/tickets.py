@@ -16,7 +16,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
@@ -395,14 +395,20 @@ class TicketDesk:
             await query.answer(t("staff.already_closed", id=ticket.id))
         await self.refresh_card(context, ticket.id)
 
-    async def close_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.effective_message
-        user = update.effective_user
-        t = translator(STAFF_LANG)
+    async def _staff_only(self, update: Update) -> tuple[Message | None, User | None]:
+        """The message and its operator; (None, None) after refusing anyone else."""
+        message, user = update.effective_message, update.effective_user
         if message is None or user is None:
-            return
+            return None, None
         if not is_operator(self.settings, user.id):
-            await message.reply_text(t("staff.not_authorised"))
+            await message.reply_text(translator(STAFF_LANG)("staff.not_authorised"))
+            return None, None
+        return message, user
+
+    async def close_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        t = translator(STAFF_LANG)
+        message, user = await self._staff_only(update)
+        if message is None or user is None:
             return
         ticket: Ticket | None = None
         if message.is_topic_message and message.message_thread_id:
@@ -457,13 +463,9 @@ class TicketDesk:
                 raise
 
     async def list_open(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.effective_message
-        user = update.effective_user
         t = translator(STAFF_LANG)
+        message, user = await self._staff_only(update)
         if message is None or user is None:
-            return
-        if not is_operator(self.settings, user.id):
-            await message.reply_text(t("staff.not_authorised"))
             return
         tickets = await self.tickets.open_tickets()
         if not tickets:
