@@ -17,7 +17,7 @@ from typing import Any
 
 from bot import callbacks as cb
 from bot import formatting
-from bot.i18n import Translator, normalize_language, translator
+from bot.i18n import normalize_language, translator
 from bot.presenter import Button, Presenter, Screen, escape
 from bot.receipt import build_receipt
 from bot.settings import Settings
@@ -392,6 +392,3 @@ def _ref(ref: fx.ItemRef) -> str:
 def _aware(value: datetime, like: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=like.tzinfo)
 
-
-def translator_for(officer: Officer) -> Translator:
-    return translator(officer.language)

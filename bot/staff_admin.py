@@ -22,6 +22,7 @@ from bot.roles import is_operator
 from bot.telegram_app import App, Services
 from storage.municipalities import Municipality, normalize_name
 from storage.store import response_id
+from storage.ticket_store import TicketStore
 
 Action = Callable[[Update, ContextTypes.DEFAULT_TYPE, Message, User, str], Awaitable[None]]
 
@@ -132,9 +133,7 @@ class StaffAdmin:
             "SELECT COUNT(*) FROM submissions WHERE response_id = ?",
             response_id(self.flow.q.id, istat),
         )
-        open_tickets = await self.store.fetchone(
-            "SELECT COUNT(*) FROM tickets WHERE istat = ? AND status = 'open'", istat
-        )
+        open_tickets = await TicketStore(self.store).count_open(istat)
         presenter = self.flow.presenter(t.lang, municipality)
         if row is None:
             status, answered, total = t("status.not_started"), 0, "—"
@@ -151,7 +150,7 @@ class StaffAdmin:
               code=t("yes") if await self.store.has_active_code(istat) else t("no"),
               officers=names, status=status, answered=answered, total=total,
               submitted=submitted, revisions=revisions[0] if revisions else 0,
-              tickets=open_tickets[0] if open_tickets else 0),
+              tickets=open_tickets),
             parse_mode=ParseMode.HTML,
         )
 

@@ -175,7 +175,7 @@ class _Run:
 
     def after_save(self, item: Item) -> None:
         cursor = Cursor("item", item.id, self.s.cursor.entry)
-        if _needs_other_text(item, self.answers(cursor)):
+        if needs_other_text(item, self.answers(cursor)):
             self.move(Cursor("other_text", item.id, cursor.entry))  # Back returns to the choice
             return
         self.advance_from(cursor)
@@ -331,9 +331,6 @@ def _keeps_other(item: Item, answers: AnswerSet) -> bool:
     value = answers.values.get(item.id)
     chosen = set(value) if isinstance(value, list) else {value}
     return any(c.other and c.value in chosen for c in item.choices)
-
-
-_needs_other_text = needs_other_text
 
 
 # --- input handlers: each mutates run.s or raises _Reject --------------------

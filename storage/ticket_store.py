@@ -148,14 +148,6 @@ class TicketStore:
         )
         return int(row[0]) if row else 0
 
-    async def messages(self, ticket_id: int) -> list[dict[str, Any]]:
-        rows = await self.store.fetchall(
-            "SELECT direction, author_id, text, at FROM ticket_messages WHERE ticket_id = ? "
-            "ORDER BY id",
-            ticket_id,
-        )
-        return [{"direction": r[0], "author_id": r[1], "text": r[2], "at": r[3]} for r in rows]
-
     # --- the "next message is a help request" mode ---------------------------------
     async def begin_request(self, user_id: int, ticket_id: int | None, now: datetime) -> None:
         async with self.store.transaction() as db:
