@@ -30,13 +30,13 @@ from pydantic import SecretStr
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot.broadcast import ALL, ANNOUNCEMENT, BotTransport
-from bot.coordinators import Coordination, coordination
 from bot.runtime import open_services
+from bot.services.broadcasts import ALL, ANNOUNCEMENT, BotTransport
 from bot.settings import Settings
-from bot.telegram_app import Services
+from bot.telegram.app import Services
+from bot.telegram.coordinators import Coordination, coordination
 from storage.municipalities import MunicipalityRegistry
-from tests.botapi_double import BotApiDouble
+from tests.support.botapi_double import BotApiDouble
 
 TOKEN = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 COORDINATOR = 1

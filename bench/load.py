@@ -41,12 +41,12 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bot.codes_cli import issue_code
+from bot.cli.codes import issue_code
 from bot.runtime import open_services
 from bot.settings import Settings
-from bot.telegram_app import build_application
+from bot.telegram.app import build_application
 from storage.municipalities import MunicipalityRegistry
-from tests.botapi_double import BotApiDouble
+from tests.support.botapi_double import BotApiDouble
 
 TOKEN = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 BASE_USER = 500_000

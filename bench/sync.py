@@ -22,7 +22,7 @@ from conversations.schema import Questionnaire, load_questionnaire, shipped_ques
 from conversations.state import AnswerSet, Cursor, State
 from storage.store import Store, Submission, response_id
 from storage.sync import BATCH_SIZE, Central, OutboxPusher, central_client
-from tests.central_double import CentralDouble
+from tests.support.central_double import CentralDouble
 
 NOW = datetime(2019, 7, 20, 9, 0, tzinfo=UTC)
 

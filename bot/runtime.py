@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.coordinators import install_coordinators
-from bot.officer_flow import Clock, OfficerFlow
+from bot.services.officer_flow import Clock, OfficerFlow
+from bot.services.sync_loop import install_sync
 from bot.settings import Settings
-from bot.sync_loop import install_sync
-from bot.telegram_app import Services
-from bot.tickets import install_tickets
+from bot.telegram.app import Services
+from bot.telegram.coordinators import install_coordinators
+from bot.telegram.tickets import install_tickets
 from conversations.schema import Questionnaire, load_questionnaire, shipped_questionnaire_path
 from storage.municipalities import MunicipalityRegistry
 from storage.store import Store

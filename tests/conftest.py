@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.botapi_double import BotApiDouble
-from tests.harness import TOKEN, Clock, Harness, make_settings
+from tests.support.botapi_double import BotApiDouble
+from tests.support.harness import TOKEN, Clock, Harness, make_settings
 
 
 @pytest.fixture

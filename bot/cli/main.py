@@ -1,0 +1,86 @@
+"""`surveybot` command line: run, preview, validate, codes (and more)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.settings import Settings
+
+# Modules that add their own subcommands: each has add_commands(subparsers),
+# setting `handler(settings, args) -> int` as a default on its parsers.
+EXTENSIONS: list[str] = ["bot.cli.sync", "bot.cli.export", "bot.cli.status"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="surveybot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start the bot (long polling, or a webhook)")
+    run.add_argument("--webhook-url", help="public HTTPS URL Telegram posts updates to")
+    run.add_argument("--listen", default="127.0.0.1:8443", help="HOST:PORT for the webhook server")
+
+    preview = sub.add_parser("preview", help="walk the questionnaire in the terminal")
+    preview.add_argument("file", nargs="?", type=Path, help="questionnaire YAML (default: shipped)")
+    preview.add_argument("--lang", default="it", choices=["it", "en"])
+    preview.add_argument("--istat", default="048017", help="municipality shown in the texts")
+
+    validate = sub.add_parser("validate", help="lint a questionnaire file")
+    validate.add_argument("file", type=Path)
+
+    codes = sub.add_parser("codes", help="issue, reissue or revoke access codes")
+    codes_sub = codes.add_subparsers(dest="action", required=True)
+    for action in ("issue", "reissue", "revoke"):
+        p = codes_sub.add_parser(action)
+        p.add_argument("--istat", nargs="+", default=[], metavar="CODE")
+        p.add_argument("--from", dest="from_file", type=Path, help="CSV with an 'istat' column")
+        if action != "revoke":
+            p.add_argument("--out", type=Path, help="write the CSV here instead of stdout")
+    for module in EXTENSIONS:
+        importlib.import_module(module).add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the bot token
+    if args.command == "validate":
+        from conversations.validator import lint_file
+
+        problems = lint_file(args.file)
+        for problem in problems:
+            print(problem)
+        if not problems:
+            print(f"{args.file}: ok")
+        return 1 if problems else 0
+    if args.command == "preview":
+        from bot.cli.preview import run_preview
+        from conversations.schema import load_questionnaire, shipped_questionnaire_path
+
+        q = load_questionnaire(args.file or shipped_questionnaire_path())
+        return run_preview(q, lang=args.lang, istat=args.istat)
+    settings = Settings()
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        return int(handler(settings, args))
+    if args.command == "codes":
+        from bot.cli.codes import run_codes
+
+        return asyncio.run(run_codes(settings, args))
+    if args.command == "run":
+        from bot.cli.run import serve
+
+        return serve(settings, webhook_url=args.webhook_url, listen=args.listen)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

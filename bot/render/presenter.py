@@ -1,0 +1,412 @@
+"""Engine effects -> screens (HTML text + inline buttons), in one language.
+
+Used by the Telegram renderer and by the terminal preview alike, so both
+show the same texts. Questionnaire text comes from the questionnaire file;
+interface text from the gettext catalogues.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html import escape as _html_escape
+from typing import Any
+
+from bot.render import callbacks as cb
+from bot.render import formatting
+from bot.render.i18n import Translator
+from conversations import effects as fx
+from conversations.schema import CHOICE_TYPES, Item, ItemType, Questionnaire, text_for
+
+TEXT_LIMIT = 4096
+REVIEW_CHUNK_CHARS = 3500
+REVIEW_CHUNK_LINES = 40
+BUTTONS_PER_ROW = 8
+REVIEW_VALUE_CHARS = 160
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    data: str
+
+
+@dataclass(slots=True)
+class Screen:
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+    # A prompt replaces the previous prompt's keyboard; a notice does not.
+    is_prompt: bool = False
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Split at line breaks so each part fits in one Telegram message."""
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current or not parts:
+        parts.append(current)
+    return parts
+
+
+def escape(text: str) -> str:
+    """HTML-escape for Telegram (apostrophes stay readable)."""
+    return _html_escape(text, quote=False)
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+class Presenter:
+    def __init__(
+        self,
+        questionnaire: Questionnaire,
+        t: Translator,
+        placeholders: dict[str, str] | None = None,
+    ) -> None:
+        self.q = questionnaire
+        self.t = t
+        self.lang = t.lang
+        self.placeholders = placeholders or {}
+        self._items: dict[str, Item] = {}
+        self._repeat_text: dict[str, str] = {}
+        for section in questionnaire.sections:
+            for element in section.items:
+                if isinstance(element, Item):
+                    self._items[element.id] = element
+                else:
+                    self._repeat_text[element.id] = self.text(element.text)
+                    for item in element.items:
+                        self._items[item.id] = item
+
+    # --- text helpers -------------------------------------------------------
+    def text(self, value: dict[str, str] | None) -> str:
+        raw = text_for(value, self.lang, self.q.default_language)
+        for key, replacement in self.placeholders.items():
+            raw = raw.replace("{" + key + "}", replacement)
+        return raw
+
+    def item(self, item_id: str) -> Item:
+        return self._items[item_id]
+
+    def value(
+        self, item: Item, value: Any, *, unknown: bool = False, other: str | None = None
+    ) -> str:
+        """A stored value as plain text (not escaped)."""
+        t = self.t
+        if unknown:
+            return t("value.unknown")
+        if value is None:
+            return t("value.empty")
+        if item.type is ItemType.YES_NO:
+            return t("value.yes") if value else t("value.no")
+        if item.type in CHOICE_TYPES:
+            chosen = value if isinstance(value, list) else [value]
+            labels = []
+            for choice in item.choices:
+                if choice.value in chosen:
+                    label = self.text(choice.label)
+                    labels.append(f"{label}: {other}" if choice.other and other else label)
+            return ", ".join(labels) or t("value.empty")
+        if item.type is ItemType.AMOUNT:
+            return formatting.amount(value)
+        if item.type is ItemType.DATE:
+            return formatting.day(value)
+        if item.type is ItemType.INTEGER:
+            return formatting.integer(int(value))
+        return str(value)
+
+    def moment(self, value: str) -> str:
+        return formatting.moment(value, self.q.timezone, "alle" if self.lang == "it" else "at")
+
+    # --- effects ------------------------------------------------------------
+    def screens(self, effects: tuple[fx.Effect, ...]) -> list[Screen]:
+        out: list[Screen] = []
+        for effect in effects:
+            out.extend(self.screen(effect))
+        return out
+
+    def screen(self, effect: fx.Effect) -> list[Screen]:
+        t = self.t
+        if isinstance(effect, fx.AskItem):
+            return [self.ask_item(effect)]
+        if isinstance(effect, fx.AskOtherText):
+            other = next((c for c in self.item(effect.item).choices if c.other), None)
+            label = self.text(other.label) if other else ""
+            return [Screen(escape(t("other_text", label=label)), [], is_prompt=True)]
+        if isinstance(effect, fx.AskRepeatMenu):
+            return [self.repeat_menu(effect)]
+        if isinstance(effect, fx.AskConfirmSubmit):
+            buttons = [
+                [
+                    Button(t("btn.confirm_submit"), cb.encode(effect.seq, "y")),
+                    Button(t("btn.cancel"), cb.encode(effect.seq, "n")),
+                ]
+            ]
+            return [Screen(escape(t("confirm_submit")), buttons, is_prompt=True)]
+        if isinstance(effect, fx.AskConfirmRemove):
+            label = effect.label or t("entry_untitled")
+            buttons = [
+                [
+                    Button(t("btn.confirm_remove"), cb.encode(effect.seq, "y")),
+                    Button(t("btn.cancel"), cb.encode(effect.seq, "n")),
+                ]
+            ]
+            return [Screen(escape(t("confirm_remove", label=label)), buttons, is_prompt=True)]
+        if isinstance(effect, fx.ShowReview):
+            return self.review(effect)
+        if isinstance(effect, fx.MissingItems):
+            return [Screen(escape(t("missing_items", items=self.refs(effect.refs))))]
+        if isinstance(effect, fx.Rejected):
+            return [Screen("⚠️ " + escape(self.rejection(effect)))]
+        if isinstance(effect, fx.Resumed):
+            return []  # the bot adds the "last saved" time it alone knows
+        if isinstance(effect, fx.Completed):
+            return [
+                Screen(
+                    t("completed", when=self.moment(effect.submitted_at), revision=effect.revision)
+                )
+            ]
+        if isinstance(effect, fx.Reopened):
+            return [Screen(escape(t("reopened")))]
+        if isinstance(effect, fx.AlreadySubmitted):
+            when = self.moment(effect.submitted_at) if effect.submitted_at else t("never")
+            text = escape(t("already_submitted", when=when, revision=effect.revision))
+            return [Screen(text, [[Button(t("btn.review"), cb.encode(0, "r"))]])]
+        if isinstance(effect, fx.Notice):
+            return [Screen(escape(t(effect.key, **effect.params)))]
+        return []  # AnswerSaved, EntryRemoved: for the audit trail only
+
+    def rejection(self, effect: fx.Rejected) -> str:
+        params = dict(effect.params)
+        item_id = params.get("item")
+        if isinstance(item_id, str) and item_id in self._items:
+            rule = self._items[item_id].validation
+            if rule is not None and rule.message:
+                return self.text(rule.message)
+        for key in ("min", "max"):
+            if key in params and params[key] is not None:
+                params[key] = (
+                    formatting.integer(int(params[key]))
+                    if float(params[key]).is_integer()
+                    else str(params[key])
+                )
+        if "deadline" in params and params["deadline"] is not None:
+            params["deadline"] = self.moment(params["deadline"].isoformat())
+        return self.t(f"error.{effect.key}", **params)
+
+    def refs(self, refs: tuple[fx.ItemRef, ...]) -> str:
+        names = []
+        for ref in refs:
+            if ref.item in self._repeat_text:
+                names.append(self.t("missing_entries", min=1, label=self._repeat_text[ref.item]))
+                continue
+            text = _shorten(self.text(self.item(ref.item).text), 60)
+            if ref.entry is not None and ref.repeat:
+                text = f"{self._repeat_text.get(ref.repeat, '')} {ref.entry + 1}: {text}"
+            names.append(f"«{text}»")
+        return "; ".join(names)
+
+    def ask_item(self, ask: fx.AskItem) -> Screen:
+        t = self.t
+        item = self.item(ask.item)
+        p = ask.progress
+        section = self.q.sections[p.section - 1]
+        where = t("progress", position=p.position, total=p.total, section=p.section,
+                  sections=p.sections)
+        lines = [
+            f"<i>{escape(where)} — {escape(self.text(section.title))}</i>"
+        ]
+        if ask.repeat is not None and ask.entry is not None:
+            heading = t("entry_heading", repeat=self._repeat_text[ask.repeat], number=ask.entry + 1)
+            if ask.entry_label:
+                heading += f" — {ask.entry_label}"
+            lines.append(f"<b>{escape(_shorten(heading, 200))}</b>")
+        question = f"<b>{escape(self.text(item.text))}</b>"
+        if not item.required and item.asks:
+            question += f" <i>{escape(t('optional'))}</i>"
+        lines.append(question)
+        if item.help:
+            lines.append(f"<i>{escape(self.text(item.help))}</i>")
+        if ask.pending is not None:
+            lines.append(escape(t("selected_so_far", value=self.value(item, list(ask.pending)))))
+        elif ask.editing and (ask.current is not None or ask.current_unknown):
+            shown = self.value(item, ask.current, unknown=ask.current_unknown)
+            lines.append(escape(t("current_answer", value=_shorten(shown, 500))))
+        hint_params = {"max": item.max_length} if item.type is ItemType.LONG_TEXT else {}
+        lines.append(escape(t(f"hint.{item.type.value}", **hint_params)))
+        return Screen("\n".join(lines), self.item_buttons(item, ask), is_prompt=True)
+
+    def item_buttons(self, item: Item, ask: fx.AskItem) -> list[list[Button]]:
+        t, seq = self.t, ask.seq
+        rows: list[list[Button]] = []
+        if item.type is ItemType.YES_NO:
+            rows.append(
+                [
+                    Button(t("btn.yes"), cb.encode(seq, "c", 0)),
+                    Button(t("btn.no"), cb.encode(seq, "c", 1)),
+                ]
+            )
+        elif item.type is ItemType.SINGLE_CHOICE:
+            rows.extend(
+                [Button(self.text(c.label), cb.encode(seq, "c", i))]
+                for i, c in enumerate(item.choices)
+            )
+        elif item.type is ItemType.MULTIPLE_CHOICE:
+            current = ask.current if isinstance(ask.current, list) else []
+            chosen = set(ask.pending if ask.pending is not None else current)
+            for i, choice in enumerate(item.choices):
+                mark = "✅ " if choice.value in chosen else "▫️ "
+                rows.append([Button(mark + self.text(choice.label), cb.encode(seq, "t", i))])
+            rows.append([Button(t("btn.confirm"), cb.encode(seq, "ok"))])
+        elif item.type is ItemType.NOTE:
+            rows.append([Button(t("btn.next"), cb.encode(seq, "k"))])
+        extra: list[Button] = []
+        if item.asks and ask.editing and (ask.current is not None or ask.current_unknown):
+            extra.append(Button(t("btn.keep"), cb.encode(seq, "k")))
+        if item.allow_unknown:
+            extra.append(Button(t("btn.dont_know"), cb.encode(seq, "u")))
+        if item.asks and not item.required:
+            extra.append(Button(t("btn.skip"), cb.encode(seq, "s")))
+        if extra:
+            rows.append(extra)
+        nav = [Button(t("btn.back"), cb.encode(seq, "b"))] if ask.can_back else []
+        nav.append(Button(t("btn.review"), cb.encode(seq, "r")))
+        nav.append(Button(t("btn.help"), cb.bot_action("help")))
+        rows.append(nav)
+        return rows
+
+    def repeat_menu(self, menu: fx.AskRepeatMenu) -> Screen:
+        t, seq = self.t, menu.seq
+        label = self._repeat_text[menu.repeat]
+        lines = [t("repeat_menu", label=escape(label), count=len(menu.entries))]
+        for entry in menu.entries:
+            name = escape(_shorten(entry.label or t("entry_untitled"), 80))
+            flag = "" if entry.complete else f" — {escape(t('entry_incomplete'))}"
+            lines.append(f"{entry.index + 1}. {name}{flag}")
+        lines.append(escape(t("repeat_menu_hint")))
+        repeat = next(e for s in self.q.sections for e in s.items if e.id == menu.repeat)
+        add_prompt = getattr(repeat, "add_prompt", None)
+        if add_prompt:
+            lines.append(f"<b>{escape(self.text(add_prompt))}</b>")
+        rows: list[list[Button]] = []
+        for entry in menu.entries:
+            rows.append(
+                [
+                    Button(
+                        t("btn.edit_entry", number=entry.index + 1),
+                        cb.encode(seq, "e", menu.repeat, entry.index),
+                    ),
+                    Button(
+                        t("btn.remove_entry", number=entry.index + 1),
+                        cb.encode(seq, "d", menu.repeat, entry.index),
+                    ),
+                ]
+            )
+        action = []
+        if menu.can_add:
+            action.append(Button(t("btn.add_entry"), cb.encode(seq, "a", menu.repeat)))
+        if menu.can_finish:
+            action.append(Button(t("btn.finish_repeat"), cb.encode(seq, "f", menu.repeat)))
+        rows.append(action)
+        rows.append(
+            [
+                Button(t("btn.back"), cb.encode(seq, "b")),
+                Button(t("btn.review"), cb.encode(seq, "r")),
+                Button(t("btn.help"), cb.bot_action("help")),
+            ]
+        )
+        return Screen("\n".join(lines), rows, is_prompt=True)
+
+    def review(self, review: fx.ShowReview) -> list[Screen]:
+        t, seq = self.t, review.seq
+        editable = review.status != "submitted"
+        blocks: list[tuple[str, Button | None]] = []
+        last_entry: tuple[str | None, int | None] = (None, None)
+        for number, line in enumerate(review.lines, start=1):
+            item = self.item(line.ref.item)
+            heading = ""
+            if (line.ref.repeat, line.ref.entry) != last_entry and line.ref.repeat is not None:
+                entry = (line.ref.entry or 0) + 1
+                name = t("entry_heading", repeat=self._repeat_text[line.ref.repeat], number=entry)
+                heading = f"\n<b>{escape(name)}</b>\n"
+            last_entry = (line.ref.repeat, line.ref.entry)
+            if line.skipped:
+                shown = t("value.skipped")
+            else:
+                shown = self.value(item, line.value, unknown=line.unknown, other=line.other)
+            question = _shorten(self.text(item.text), 90)
+            mark = (
+                "⚠️ "
+                if fx.ItemRef(line.ref.item, line.ref.repeat, line.ref.entry) in review.missing
+                else ""
+            )
+            text = (
+                f"{heading}{mark}<b>{number}.</b> {escape(question)}\n"
+                f"   ➜ {escape(_shorten(shown, REVIEW_VALUE_CHARS))}"
+            )
+            button = None
+            if editable:
+                data = (
+                    cb.encode(seq, "j", line.ref.item, line.ref.entry)
+                    if line.ref.entry is not None
+                    else cb.encode(seq, "j", line.ref.item)
+                )
+                button = Button(t("btn.edit_item", number=number), data)
+            blocks.append((text, button))
+        chunks: list[list[tuple[str, Button | None]]] = [[]]
+        size = 0
+        for block in blocks:
+            if chunks[-1] and (
+                size + len(block[0]) > REVIEW_CHUNK_CHARS or len(chunks[-1]) >= REVIEW_CHUNK_LINES
+            ):
+                chunks.append([])
+                size = 0
+            chunks[-1].append(block)
+            size += len(block[0]) + 1
+        screens: list[Screen] = []
+        for index, chunk in enumerate(chunks, start=1):
+            header = t("review_title")
+            if len(chunks) > 1:
+                header += " " + escape(t("review_part", part=index, parts=len(chunks)))
+            lines = [header, *(text for text, _ in chunk)]
+            buttons = [b for _, b in chunk if b is not None]
+            rows = [
+                buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)
+            ]
+            screens.append(Screen("\n".join(lines), rows, is_prompt=True))
+        final = screens[-1]
+        if review.status == "submitted":
+            final.text += "\n\n" + escape(t("review_submitted"))
+            final.buttons.append([Button(t("btn.reopen"), cb.encode(seq, "R"))])
+        else:
+            if review.missing:
+                final.text += "\n\n" + escape(
+                    t("review_missing", count=len(review.missing), items=self.refs(review.missing))
+                )
+            else:
+                final.text += "\n\n" + escape(t("review_complete"))
+            final.text += "\n" + escape(t("review_edit_hint"))
+            final.buttons.append([Button(t("btn.submit"), cb.encode(seq, "S"))])
+            final.buttons.append(
+                [
+                    Button(t("btn.continue"), cb.bot_action("resume")),
+                    Button(t("btn.help"), cb.bot_action("help")),
+                ]
+            )
+        for screen in screens:
+            if len(screen.text) > TEXT_LIMIT:
+                screen.text = _shorten(screen.text, TEXT_LIMIT)
+        return screens

@@ -1,0 +1,394 @@
+"""What happens when an officer writes or presses a button, without Telegram.
+
+The flow loads the officer and the municipality's response, asks the engine,
+stores the result in one transaction and only then returns what to show.
+Telegram types never enter here: handlers translate updates into these calls
+and `bot.telegram.sender` turns the returned `Reply` into Bot API calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.render import callbacks as cb
+from bot.render import formatting
+from bot.render.i18n import normalize_language, translator
+from bot.render.presenter import Button, Presenter, Screen, escape
+from bot.render.receipt import build_receipt
+from bot.settings import Settings
+from conversations import access_codes, engine
+from conversations import effects as fx
+from conversations import inputs as ev
+from conversations.access_codes import CodeCheck
+from conversations.schema import Questionnaire
+from conversations.state import State
+from storage.municipalities import Municipality, MunicipalityRegistry
+from storage.store import Change, Officer, Store, Submission, response_id
+
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+# After this long without a step, a message first brings the officer back to
+# where they stand (it is not taken as the answer to a question they may not
+# remember any more).
+RESUME_AFTER = timedelta(hours=1)
+DEADLINE_KEY = "deadline"
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    user_id: int
+    first_name: str = ""
+    username: str | None = None
+    language_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    filename: str
+    data: bytes
+    caption: str
+
+
+@dataclass(slots=True)
+class Reply:
+    screens: list[Screen] = field(default_factory=list)
+    callback_text: str | None = None  # toast for a button press
+    document: Document | None = None
+    # The pressed message shows the same item again (a toggle): edit it in place.
+    edit_in_place: bool = False
+    # The engine moved on: every keyboard drawn before is stale, retire them all
+    # (also when no new prompt follows, e.g. after the submission).
+    closes_prompt: bool = False
+
+
+Clock = Callable[[], datetime]
+
+
+class OfficerFlow:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        questionnaire: Questionnaire,
+        registry: MunicipalityRegistry,
+        clock: Clock,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.q = questionnaire
+        self.registry = registry
+        self.clock = clock
+        self._secret = settings.code_secret.get_secret_value().encode()
+        self._locks: dict[str, asyncio.Lock] = {}
+        # The last validation error each officer saw, for the context of a ticket.
+        self.last_errors: dict[int, str] = {}
+
+    # --- shared helpers -------------------------------------------------------
+    def lock(self, key: str) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    async def deadline(self) -> datetime:
+        """The deadline in force: a coordinator's extension, the setting, the file."""
+        stored = await self.store.setting(DEADLINE_KEY)
+        if stored:
+            return datetime.fromisoformat(stored)
+        if self.settings.deadline is not None:
+            return _aware(self.settings.deadline, self.q.aware_deadline())
+        return self.q.aware_deadline()
+
+    def presenter(self, lang: str, municipality: Municipality | None) -> Presenter:
+        placeholders = {}
+        if municipality is not None:
+            placeholders = {
+                "comune": municipality.name,
+                "provincia": municipality.province,
+                "regione": municipality.region,
+            }
+        return Presenter(self.q, translator(lang), placeholders)
+
+    async def officer(self, sender: Sender) -> Officer:
+        known = await self.store.officer(sender.user_id)
+        if known is not None and not known.unreachable:
+            return known
+        language = known.language if known else normalize_language(sender.language_code)
+        return await self.store.touch_officer(
+            sender.user_id, sender.first_name, sender.username, language, self.clock()
+        )
+
+    # --- entry points ---------------------------------------------------------
+    async def start(self, sender: Sender, payload: str | None) -> Reply:
+        officer = await self.officer(sender)
+        t = translator(officer.language)
+        if officer.istat is not None:
+            return await self.step(officer, ev.Resume())
+        reply = Reply([Screen(t("welcome")), Screen(self.privacy_text(officer.language))])
+        if payload:
+            login = await self.login(officer, payload)
+            reply.screens.extend(login.screens)
+            return reply
+        reply.screens.append(Screen(t("ask_code")))
+        return reply
+
+    async def text(self, sender: Sender, text: str) -> Reply:
+        officer = await self.officer(sender)
+        if officer.istat is None:
+            return await self.login(officer, text)
+        last_step = await self.store.navigation_updated_at(officer.user_id)
+        if last_step is not None and self.clock() - last_step >= RESUME_AFTER:
+            return await self.step(officer, ev.Resume())
+        return await self.step(officer, ev.TextAnswer(text))
+
+    async def command(self, sender: Sender, name: str) -> Reply:
+        """/riprendi, /indietro, /salta, /riepilogo, /invia (already translated to English)."""
+        officer = await self.officer(sender)
+        t = translator(officer.language)
+        if officer.istat is None:
+            return Reply([Screen(t("not_logged_in")), Screen(t("ask_code"))])
+        inputs: dict[str, ev.Input] = {
+            "resume": ev.Resume(), "back": ev.Back(), "skip": ev.Skip(),
+            "review": ev.Review(), "submit": ev.Submit(),
+        }
+        return await self.step(officer, inputs[name])
+
+    async def button(self, sender: Sender, data: str) -> Reply:
+        officer = await self.officer(sender)
+        t = translator(officer.language)
+        decoded = cb.decode(data)
+        if decoded is None:
+            return Reply(callback_text=t("error.forged_button"))
+        if isinstance(decoded, str):
+            return await self.bot_action(officer, decoded)
+        if officer.istat is None:
+            return Reply([Screen(t("ask_code"))], callback_text=t("not_logged_in"))
+        if isinstance(decoded, ev.Review) and decoded.seq == 0:
+            decoded = ev.Review()  # the review button under a notice has no live seq
+        reply = await self.step(officer, decoded)
+        return reply
+
+    async def bot_action(self, officer: Officer, action: str) -> Reply:
+        if action.startswith("lang:"):
+            lang = normalize_language(action.split(":", 1)[1])
+            await self.store.set_language(officer.user_id, lang)
+            t = translator(lang)
+            reply = Reply([Screen(t("language_set"))], callback_text=t("language_set"))
+            if officer.istat is not None:
+                officer = await self.officer(Sender(officer.user_id))
+                resumed = await self.step(officer, ev.Resume())
+                reply.screens.extend(resumed.screens)
+            return reply
+        if action == "resume":
+            if officer.istat is None:
+                t = translator(officer.language)
+                return Reply([Screen(t("ask_code"))])
+            return await self.step(officer, ev.Resume())
+        return self.help(officer.language)
+
+    def help(self, lang: str) -> Reply:
+        return Reply([Screen(translator(lang)("help"))])
+
+    def privacy_text(self, lang: str) -> str:
+        return escape(self.presenter(lang, None).text(self.q.privacy))
+
+    async def language_menu(self, sender: Sender) -> Reply:
+        officer = await self.officer(sender)
+        buttons = [[Button("🇮🇹 Italiano", cb.bot_action("lang_it")),
+                    Button("🇬🇧 English", cb.bot_action("lang_en"))]]
+        return Reply([Screen(translator(officer.language)("choose_language"), buttons)])
+
+    async def status(self, sender: Sender) -> Reply:
+        officer = await self.officer(sender)
+        t = translator(officer.language)
+        if officer.istat is None:
+            return Reply([Screen(t("not_logged_in")), Screen(t("ask_code"))])
+        municipality = self.registry.get(officer.istat)
+        row = await self.store.response(self.q.id, officer.istat)
+        presenter = self.presenter(officer.language, municipality)
+        if row is None:
+            status, answered, total, when = t("status.not_started"), 0, 0, t("never")
+            total = engine.progress_counts(self.q, engine.start(self.q, self.clock()).state)[1]
+        else:
+            status = (t("status.submitted", revision=row.revision) if row.status == "submitted"
+                      else t("status.in_progress"))
+            answered, total, when = row.answered, row.total, presenter.moment(row.updated_at)
+        text = t(
+            "status", comune=escape(municipality.name if municipality else officer.istat),
+            status=status, answered=answered, total=total, when=when,
+            deadline=presenter.moment((await self.deadline()).isoformat()),
+        )
+        return Reply([Screen(text)])
+
+    # --- login ------------------------------------------------------------------
+    async def login(self, officer: Officer, text: str) -> Reply:
+        t = translator(officer.language)
+        now = self.clock()
+        async with self.lock(f"user:{officer.user_id}"):
+            failures = await self.store.failures_since(officer.user_id, now - FAILURE_WINDOW)
+            if len(failures) >= MAX_FAILURES:
+                return Reply([Screen(t("code_locked", until=self._until(failures, officer)))])
+            form = access_codes.check(text)
+            if form is CodeCheck.MALFORMED:
+                return Reply([Screen(t("code_malformed"))])
+            if form is CodeCheck.MISTYPED:
+                return Reply([Screen(t("code_mistyped"))])
+            istat = await self.store.istat_for_code(access_codes.code_hash(self._secret, text))
+            if istat is None:
+                await self.store.record_failure(officer.user_id, now)
+                failures.append(now)
+                if len(failures) >= MAX_FAILURES:
+                    return Reply([Screen(t("code_locked", until=self._until(failures, officer)))])
+                return Reply([Screen(t("code_wrong", left=MAX_FAILURES - len(failures)))])
+            await self.store.bind_officer(officer.user_id, istat, now)
+        municipality = self.registry.get(istat)
+        name = municipality.name if municipality else istat
+        province = municipality.province if municipality else ""
+        greeting = Screen(t("code_ok", comune=escape(name), provincia=escape(province)))
+        bound = await self.store.officer(officer.user_id)
+        assert bound is not None
+        reply = await self.step(bound, ev.Resume())
+        reply.screens.insert(0, greeting)
+        return reply
+
+    def _until(self, failures: list[datetime], officer: Officer) -> str:
+        unlock = failures[-MAX_FAILURES] + FAILURE_WINDOW
+        # Shown to the minute: round up, so the time told is never still locked.
+        if unlock.second or unlock.microsecond:
+            unlock = unlock.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        return formatting.moment(unlock, self.settings.timezone,
+                                 "alle" if officer.language == "it" else "at")
+
+    # --- the questionnaire --------------------------------------------------------
+    async def step(self, officer: Officer, inp: ev.Input) -> Reply:
+        assert officer.istat is not None
+        istat = officer.istat
+        async with self.lock(f"istat:{istat}"):
+            return await self._step(officer, istat, inp)
+
+    async def _step(self, officer: Officer, istat: str, inp: ev.Input) -> Reply:
+        now = self.clock()
+        t = translator(officer.language)
+        municipality = self.registry.get(istat)
+        presenter = self.presenter(officer.language, municipality)
+        row = await self.store.response(self.q.id, istat)
+        nav = await self.store.navigation(officer.user_id, response_id(self.q.id, istat))
+        if row is None:
+            shared, _ = engine.start(self.q, now).state.split()
+            last_saved = None
+        else:
+            shared, last_saved = row.state, row.updated_at
+        state = State.join(shared, nav)
+        before_cursor = state.cursor
+        step = engine.advance(self.q, state, inp, now, await self.deadline())
+        rejected = [e for e in step.effects if isinstance(e, fx.Rejected)]
+        if step.state is not state:
+            await self._save(officer, istat, municipality, step, now, shared)
+        reply = Reply(presenter.screens(step.effects))
+        for effect in step.effects:
+            if isinstance(effect, fx.Resumed):
+                if effect.answered == 0 and last_saved is None:
+                    text = t("resumed_new", total=effect.total)
+                else:
+                    when = presenter.moment(last_saved) if last_saved else t("never")
+                    text = t("resumed", answered=effect.answered, total=effect.total, when=when)
+                reply.screens.insert(0, Screen(escape(text)))
+            elif isinstance(effect, fx.Completed):
+                reply.document = self._receipt(presenter, step.state, istat, municipality, effect)
+        if rejected:
+            reply.callback_text = presenter.rejection(rejected[0])[:200]
+            self.last_errors[officer.user_id] = reply.callback_text
+        reply.edit_in_place = (
+            isinstance(inp, ev.Toggle) and not rejected and step.state.cursor == before_cursor
+        )
+        reply.closes_prompt = step.state is not state
+        return reply
+
+    async def _save(
+        self, officer: Officer, istat: str, municipality: Municipality | None, step: engine.Step,
+        now: datetime, shared_before: dict[str, Any],
+    ) -> None:
+        changes: list[Change] = []
+        submission: Submission | None = None
+        for effect in step.effects:
+            if isinstance(effect, fx.AnswerSaved):
+                changes.append(Change(_ref(effect.ref), effect.old, effect.new))
+            elif isinstance(effect, fx.EntryRemoved):
+                changes.append(Change(f"{effect.repeat}[{effect.entry}]", effect.old, None))
+            elif isinstance(effect, fx.Completed):
+                answers = engine.answers_snapshot(self.q, step.state)
+                payload = self.central_row(istat, municipality, step.state, answers)
+                submission = Submission(effect.revision, effect.submitted_at, answers, payload)
+        shared, nav = step.state.split()
+        answered, total = engine.progress_counts(self.q, step.state)
+        # Only the officer's place moved (resume, review, back): the response and
+        # its "last saved" time stay as they were.
+        moved_only = shared == shared_before and not changes and submission is None
+        await self.store.record_step(
+            questionnaire_id=self.q.id, istat=istat, state=None if moved_only else shared,
+            nav=nav, answered=answered, total=total, user_id=officer.user_id, now=now,
+            changes=changes, submission=submission,
+        )
+
+    async def reopen_by_staff(self, istat: str, actor: int) -> int | None:
+        """Reopen a submitted response (an operator's /riapri); its revision, or None."""
+        async with self.lock(f"istat:{istat}"):
+            row = await self.store.response(self.q.id, istat)
+            if row is None or row.status != "submitted":
+                return None
+            shared = {**row.state, "status": "in_progress"}
+            await self.store.record_step(
+                questionnaire_id=self.q.id, istat=istat, state=shared, nav=None,
+                answered=row.answered, total=row.total, user_id=actor, now=self.clock(),
+                changes=[Change("_status", "submitted", "in_progress")],
+            )
+            return row.revision
+
+    def central_row(
+        self, istat: str, municipality: Municipality | None, state: State, answers: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The row pushed to the central database (see README, "Sync")."""
+        return {
+            "response_id": response_id(self.q.id, istat),
+            "revision": state.revision,
+            "istat": istat,
+            "comune": municipality.name if municipality else None,
+            "provincia": municipality.province if municipality else None,
+            "regione": municipality.region if municipality else None,
+            "questionnaire_id": self.q.id,
+            "questionnaire_version": self.q.version,
+            "submitted_at": state.submitted_at,
+            "answers": answers,
+        }
+
+    def _receipt(
+        self, presenter: Presenter, state: State, istat: str, municipality: Municipality | None,
+        effect: fx.Completed,
+    ) -> Document:
+        name = municipality.name if municipality else istat
+        pdf = build_receipt(
+            presenter, engine.answers_snapshot(self.q, state), comune=name,
+            provincia=municipality.province if municipality else "", istat=istat,
+            revision=effect.revision, submitted_at=effect.submitted_at,
+            response_id=response_id(self.q.id, istat),
+        )
+        digest = hashlib.sha256(f"{istat}{effect.revision}".encode()).hexdigest()[:6]
+        filename = f"ricevuta_{istat}_rev{effect.revision}_{digest}.pdf"
+        caption = presenter.t("receipt_caption", comune=name, revision=effect.revision)
+        return Document(filename, pdf, caption)
+
+
+def _ref(ref: fx.ItemRef) -> str:
+    if ref.repeat is None:
+        return ref.item
+    return f"{ref.repeat}[{ref.entry}].{ref.item}"
+
+
+def _aware(value: datetime, like: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=like.tzinfo)
+
