@@ -250,14 +250,17 @@ def error_handler(
     return handle
 
 
-def build_application(services: Services, *, token: str) -> App:
+def build_application(services: Services, *, token: str, rate_limited: bool = True) -> App:
+    """`rate_limited=False` keeps PTB's limiter (and its retries on 429) but lifts its
+    30 requests/s cap: load tests and benches measure the bot, not Telegram's cap."""
     root = services.settings.telegram_api_url
+    limits = {} if rate_limited else {"overall_max_rate": 0, "group_max_rate": 0}
     app = (
         ApplicationBuilder()
         .token(token)
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(AIORateLimiter(max_retries=3, **limits))
         .concurrent_updates(256)
         .connection_pool_size(64)
         .post_init(_post_init(services))

@@ -1,8 +1,19 @@
 """End-to-end harness: the real telegram.ext.Application polling the Bot API
-double over HTTP on 127.0.0.1, with our real storage and engine."""
+double over HTTP on 127.0.0.1, with our real storage and engine.
+
+Two rules keep these tests from flaking:
+
+* `settle` waits for the bot to be idle by asking both sides, never by guessing
+  from a quiet window: the double (no request in flight, every update fetched
+  and confirmed) and the Application (`update_queue.join()`: every update it
+  queued has been handled, concurrent ones included).
+* `press` takes the exact label of a button on screen, and
+  `expect_one_new_message` checks that an action produced exactly one message.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -10,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
+from telegram.ext import Application
 
 from bot.cli.codes import issue_code
 from bot.runtime import open_services
 from bot.settings import Settings
 from bot.telegram.app import Services, build_application
-from tests.support.botapi_double import BotApiDouble
+from tests.support.botapi_double import BotApiDouble, JSONDict
 
 TOKEN = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 # Inside the 2019 edition's window, so answers are accepted.
@@ -31,6 +43,40 @@ class Clock:
         return self.now
 
 
+async def settle(
+    double: BotApiDouble,
+    app: Application[Any, Any, Any, Any, Any, Any] | None,
+    timeout: float = 30.0,
+) -> None:
+    """Return once the bot has handled every update enqueued so far.
+
+    The double is idle when no request is in flight and every update was confirmed
+    by a later getUpdates, which PTB's Updater sends only after putting the batch
+    in `app.update_queue`; `update_queue.join()` returns once every queued update
+    was handled (`task_done` comes after the handlers and the error handler). Both
+    must hold at the same moment: a handler still running keeps the queue unjoined,
+    and a request it made keeps the double busy. Work the bot starts on its own
+    (broadcasts, reminder loops) is not an update: wait for its outcome with
+    `double.wait_for`. `timeout` only bounds a hung bot; it decides nothing.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        remaining = deadline - loop.time()
+        try:
+            await double.wait_for(lambda: double.idle, timeout=max(0.0, remaining))
+            if app is not None:
+                await asyncio.wait_for(app.update_queue.join(), max(0.0, deadline - loop.time()))
+        except (AssertionError, TimeoutError):
+            raise AssertionError(
+                f"the bot did not settle within {timeout} s ({double.idle_state()})\n"
+                f"{double.dump_requests()}"
+            ) from None
+        # No await since join() returned: nothing ran in between, so both held together.
+        if double.idle:
+            return
+
+
 @dataclass
 class Harness:
     double: BotApiDouble
@@ -39,10 +85,13 @@ class Harness:
     services: Services | None = None
     app: Any = None
     codes: dict[str, str] = field(default_factory=dict)
+    rate_limited: bool = True  # PTB's 30 requests/s cap (off for load and fuzz tests)
+    # Per chat: the highest message id when the last send/press began.
+    marks: dict[int, int] = field(default_factory=dict)
 
     async def start(self) -> None:
         self.services = await open_services(self.settings, self.clock)
-        self.app = build_application(self.services, token=TOKEN)
+        self.app = build_application(self.services, token=TOKEN, rate_limited=self.rate_limited)
         await self.app.initialize()
         await self.app.post_init(self.app)
         await self.app.start()
@@ -71,28 +120,74 @@ class Harness:
         self.codes[istat] = code
         return code
 
+    async def settle(self, timeout: float = 30.0) -> None:
+        """Wait until the bot handled everything sent so far (see `settle`)."""
+        await settle(self.double, self.app, timeout)
+
     # --- acting as an officer ---------------------------------------------------
     async def send(self, user: int, text: str, **kwargs: Any) -> None:
+        self.marks[kwargs.get("chat_id", user)] = self.mark(kwargs.get("chat_id", user))
         self.double.user_sends(user, text, **kwargs)
-        await self.double.wait_idle()
+        await self.settle()
 
-    async def press(self, user: int, label: str, *, message_id: int | None = None) -> None:
-        """Press the button with that label (exact, or the start of it) on the newest
-        message that shows it."""
-        for message in reversed(self.double.sent(user)):
+    def button(
+        self, chat: int, label: str, *, message_id: int | None = None
+    ) -> tuple[int, str]:
+        """(message id, data) of the button labelled exactly `label` on the newest message
+        of `chat` that shows it (or on message `message_id`); fails listing the labels
+        on screen."""
+        for message in reversed(self.double.sent(chat)):
             if message_id is not None and message["message_id"] != message_id:
                 continue
             for row in self.double.buttons(message):
                 for text, data in row:
-                    if text == label or text.startswith(label):
-                        self.double.user_presses(user, message["message_id"], data)
-                        await self.double.wait_idle()
-                        return
-        raise AssertionError(f"no button {label!r} for {user}: {self.screen(user, 3)}")
+                    if text == label:
+                        return message["message_id"], data
+        on_screen = [
+            (m["message_id"], [t for row in self.double.buttons(m) for t, _ in row])
+            for m in self.double.sent(chat)
+            if self.double.buttons(m)
+        ]
+        raise AssertionError(
+            f"no button labelled exactly {label!r} in chat {chat}; buttons on screen "
+            f"(message id, labels): {on_screen}\nlast messages:\n{self.screen(chat, 3)}"
+        )
 
-    async def press_data(self, user: int, message_id: int, data: str) -> None:
-        self.double.user_presses(user, message_id, data)
-        await self.double.wait_idle()
+    async def press(
+        self, user: int, label: str, *, message_id: int | None = None, chat_id: int | None = None
+    ) -> None:
+        """Press the button labelled exactly `label` (see `button`) and settle."""
+        chat = user if chat_id is None else chat_id
+        pressed, data = self.button(chat, label, message_id=message_id)
+        await self.press_data(user, pressed, data, chat_id=chat_id)
+
+    async def press_data(
+        self, user: int, message_id: int, data: str, *, chat_id: int | None = None
+    ) -> None:
+        chat = user if chat_id is None else chat_id
+        self.marks[chat] = self.mark(chat)
+        self.double.user_presses(user, message_id, data, chat_id=chat_id)
+        await self.settle()
+
+    # --- new messages -----------------------------------------------------------------
+    def mark(self, chat: int) -> int:
+        """The newest bot message id in `chat` (0 if none): pass it to `new_messages`."""
+        return max((m["message_id"] for m in self.double.sent(chat)), default=0)
+
+    def new_messages(self, chat: int, since: int | None = None) -> list[JSONDict]:
+        """Bot messages in `chat` newer than the mark `since` (default: the mark taken
+        when the last `send`/`press` into that chat began). Edits are not new messages."""
+        floor = self.marks.get(chat, 0) if since is None else since
+        return [m for m in self.double.sent(chat) if m["message_id"] > floor]
+
+    def expect_one_new_message(self, chat: int, since: int | None = None) -> JSONDict:
+        """Assert that exactly one new message arrived (see `new_messages`); return it."""
+        fresh = self.new_messages(chat, since)
+        if len(fresh) != 1:
+            shown = [_TAG.sub("", m.get("text") or m.get("caption") or "") for m in fresh]
+            raise AssertionError(f"expected exactly one new message in {chat}, got "
+                                 f"{len(fresh)}: {shown}")
+        return fresh[0]
 
     # --- what the officer sees ------------------------------------------------------
     def texts(self, user: int) -> list[str]:

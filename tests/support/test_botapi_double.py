@@ -25,6 +25,7 @@ from telegram.ext import (
 )
 
 from tests.support.botapi_double import BotApiDouble
+from tests.support.harness import settle
 
 USER = 42
 OTHER_USER = 43
@@ -137,7 +138,7 @@ def _retry_after(exc: RetryAfter) -> float:
 async def test_application_round_trip(double: BotApiDouble, app: App) -> None:
     # Command -> message with inline keyboard (HTML parsed like Telegram does).
     double.user_sends(USER, "/start", first_name="Giulia")
-    await double.wait_idle()
+    await settle(double, app)
     assert double.texts(USER) == ["Ciao Giulia! Partecipi al questionario?"]
     welcome = double.last(USER)
     assert welcome["entities"] == [{"type": "bold", "offset": 5, "length": 6}]
@@ -145,14 +146,14 @@ async def test_application_round_trip(double: BotApiDouble, app: App) -> None:
 
     # Plain text -> echo with a reply keyboard.
     double.user_sends(USER, "buongiorno")
-    await double.wait_idle()
+    await settle(double, app)
     assert double.texts(USER)[-1] == "Eco: buongiorno"
     assert double.keyboard(USER) == [["A", "B"], ["Annulla"]]
     assert double.last(USER)["reply_keyboard"]["keyboard"][1] == [{"text": "Annulla"}]
 
     # Button press -> callback answer + edit (which drops the inline keyboard).
     query_id = double.user_presses(USER, welcome["message_id"], "yes")
-    await double.wait_idle()
+    await settle(double, app)
     edited = double.sent(USER)[0]
     assert edited["message_id"] == welcome["message_id"]
     assert edited["text"] == "Hai scelto: yes"
@@ -165,7 +166,7 @@ async def test_application_round_trip(double: BotApiDouble, app: App) -> None:
 
     # Document upload (multipart) from the bot.
     double.user_sends(USER, "/report")
-    await double.wait_idle()
+    await settle(double, app)
     report = double.last(USER)
     assert report["document"]["file_name"] == "report.csv"
     assert report["caption"] == "Il tuo report"
@@ -173,7 +174,7 @@ async def test_application_round_trip(double: BotApiDouble, app: App) -> None:
 
     # Document from the user, downloaded by the bot through getFile + base_file_url.
     double.user_sends_media(USER, "document", content=b"%PDF-1.7 hello")
-    await double.wait_idle()
+    await settle(double, app)
     assert double.texts(USER)[-1] == "Ricevuti 14 byte: b'%PDF-1.7'"
 
     methods = [name for name, _ in double.requests]
@@ -192,7 +193,7 @@ async def test_group_commands_topics_and_copies(
             USER, "/start@surveybot_test_bot", chat_id=GROUP, chat_type="supergroup",
             message_thread_id=topic.message_thread_id,
         )
-        await double.wait_idle()
+        await settle(double, app)
         reply = double.last(GROUP)
         assert reply["message_thread_id"] == topic.message_thread_id
         assert reply["is_topic_message"] is True

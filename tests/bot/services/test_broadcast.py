@@ -97,13 +97,13 @@ async def test_announcement_dialogue_pacing_and_report(desk: Harness) -> None:
     assert "Inviato (1)" in labels
 
     # A region, then back, then everyone.
-    await h.press(COORDINATOR, "Una regione")
+    await h.press(COORDINATOR, "Una regione…")
     assert "Piemonte" in h.labels(COORDINATOR)
     await h.press(COORDINATOR, "Piemonte")
     preview = h.last_text(COORDINATOR)
     assert "Anteprima" in preview and TEXT in preview and "regione Piemonte" in preview
     await h.press(COORDINATOR, "« Indietro")
-    await h.press(COORDINATOR, "Tutti")
+    await h.press(COORDINATOR, "Tutti (59)")
     preview = h.last_text(COORDINATOR)
     assert "Destinatari: 59 (Tutti)" in preview
     assert "Esclusi 1 referenti" in preview
@@ -114,12 +114,12 @@ async def test_announcement_dialogue_pacing_and_report(desk: Harness) -> None:
     # One 429 on the way: honoured, the recipient retried.
     double.set_rate_limited(retry_after=1, times=1, chat_id=2030)
     started = time.monotonic()
-    await h.press(COORDINATOR, "✅ Conferma")
+    await h.press(COORDINATOR, "✅ Conferma e invia a 59")
     row = await one(store, "SELECT id FROM broadcasts")
     coord = coordination(h.services)
     await coord.broadcasts.wait(int(row[0]))
     elapsed = time.monotonic() - started
-    await double.wait_idle()
+    await h.settle()
 
     for uid in officers:
         got = announcements(double, uid)
@@ -157,7 +157,7 @@ async def test_cancel_keeps_everyone_quiet(desk: Harness) -> None:
     await h.send(COORDINATOR, "/annuncio")
     await asyncio.sleep(1.05)
     await h.send(COORDINATOR, TEXT)
-    await h.press(COORDINATOR, "Tutti")
+    await h.press(COORDINATOR, "Tutti (1)")
     await h.press(COORDINATOR, "✖️ Annulla")
     assert "annullato" in h.last_text(COORDINATOR)
     assert h.double.texts(2001) == []
@@ -274,19 +274,16 @@ async def test_killed_mid_broadcast_resumes_without_repeating(
 
     # Kill the bot from inside the double right after it stored the 40th message.
     proc: subprocess.Popen[bytes] | None = None
-    name, original = double._handlers["sendmessage"]
     delivered = 0
 
-    def send_and_maybe_kill(params: dict[str, Any]) -> Any:
+    def kill_after_the_40th(params: dict[str, Any], result: Any) -> None:
         nonlocal delivered
-        result = original(params)
         if "vi ricordiamo" in str(params.get("text", "")):
             delivered += 1
             if delivered == 40 and proc is not None:
                 os.kill(proc.pid, signal.SIGKILL)
-        return result
 
-    double._handlers["sendmessage"] = (name, send_and_maybe_kill)
+    double.observe("sendMessage", kill_after_the_40th)
     env = _env(tmp_path, double)
     proc = _spawn(tmp_path, env, 1)
     second: subprocess.Popen[bytes] | None = None

@@ -327,13 +327,13 @@ async def test_reminder_through_the_application_resumes_the_questionnaire(
     coord = coordination(harness.services)
     harness.clock.now = rome(2019, 7, 17, 9, 15)
     assert await coord.reminders.tick() == 1
-    await harness.double.wait_idle()
+    await harness.settle()
     reminder = harness.double.last(OFFICER)
     text = reminder["text"]
     assert text.startswith("⏰ Promemoria") and "Firenze" in text
     assert "Ti mancano" in text and "domande" in text
     assert harness.double.buttons(reminder) == [[("▶️ Riprendi il questionario", "x:resume")]]
-    await harness.press(OFFICER, "▶️ Riprendi")
+    await harness.press(OFFICER, "▶️ Riprendi il questionario")
     assert "Domanda 2 di" in harness.last_text(OFFICER)
     assert await coord.reminders.tick() == 0
 
@@ -367,7 +367,7 @@ async def test_extension_by_a_coordinator(tmp_path: Path, double: BotApiDouble) 
         broadcasts = await coord.cstore.unfinished_broadcasts()
         for broadcast_id in broadcasts:
             await coord.broadcasts.wait(broadcast_id)
-        await double.wait_idle()
+        await h.settle()
         assert await store.setting("deadline") == "2019-09-15T23:59:00+02:00"
         assert await h.services.flow.deadline() == rome(2019, 9, 15, 23, 59)
         notice = h.texts(11)

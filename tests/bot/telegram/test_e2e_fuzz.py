@@ -1,7 +1,7 @@
 """Thousands of random updates through the running Application: nothing crashes,
 and stored answers change only through input that can be a valid answer.
 
-How it is driven: one Application (the `harness` fixture) serves the whole test;
+How it is driven: one Application (the `prepared` fixture) serves the whole test;
 hypothesis runs a few examples (`max_examples`), each drawing a long sequence of
 updates with `st.data()` *while they run*, so a draw can look at the chat as it
 is now (press a live button, a stale one, edit an earlier message...). The app
@@ -20,7 +20,6 @@ log an error, and no chat may show the internal-error message.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import logging
@@ -28,6 +27,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,7 +39,8 @@ from bot.render import callbacks as cb
 from bot.render.i18n import translator
 from conversations import engine
 from conversations.state import State
-from tests.support.harness import Harness
+from tests.support.botapi_double import BotApiDouble
+from tests.support.harness import Clock, Harness, make_settings
 
 FIRENZE, PRATO = "048017", "100005"
 OFFICERS = {2001: FIRENZE, 2002: FIRENZE, 2003: PRATO}
@@ -102,7 +103,10 @@ ALPHABET = st.characters(exclude_categories=["Cs"])  # Telegram text is valid UT
 
 @dataclass
 class Watch:
+    """What the whole run saw: PTB's error handler calls and updates pushed."""
+
     errors: list[str] = field(default_factory=list)
+    pushed: int = 0
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         self.errors.append(repr(context.error))
@@ -124,21 +128,6 @@ def error_log() -> Iterator[ErrorRecords]:
     root.addHandler(handler)
     yield handler
     root.removeHandler(handler)
-
-
-async def settle(h: Harness) -> None:
-    """Idle on the HTTP side (the double) and inside PTB (no update queued or running)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 30
-    while True:
-        await h.double.wait_idle(timeout=30, quiet=0.015)
-        app = h.app
-        if not (app.update_queue.qsize() or app.update_processor.current_concurrent_updates):
-            await asyncio.sleep(0.002)
-            if not (app.update_queue.qsize() or app.update_processor.current_concurrent_updates):
-                return
-        assert loop.time() < deadline, "the bot did not settle"
-        await asyncio.sleep(0.002)
 
 
 async def answers_state(h: Harness) -> dict[str, Any]:
@@ -414,21 +403,32 @@ def raw_update(kind: str, user: int, number: int) -> dict[str, Any]:
     }
 
 
+@dataclass
+class FuzzRun:
+    h: Harness
+    watch: Watch
+
+
 @pytest.fixture
-async def prepared(harness: Harness) -> AsyncIterator[Harness]:
+async def prepared(tmp_path: Path, double: BotApiDouble) -> AsyncIterator[FuzzRun]:
     # Telegram's 30 messages/s (PTB's AIORateLimiter) would make 2,000 updates take
-    # minutes; the limiter only delays requests, it is not what is under test here.
-    harness.app.bot._rate_limiter = None
-    for user, istat in OFFICERS.items():
-        code = harness.codes.get(istat) or await harness.issue(istat)
-        harness.double.user_sends(user, f"/start {code}")
-    await settle(harness)
-    for user in OFFICERS:
-        assert "Domanda" in harness.last_text(user) or "Bentornato" in harness.screen(user, 3)
-    harness._fuzz_pushed = 0  # type: ignore[attr-defined]
-    yield harness
-    # Thousands of updates really went through (an example hypothesis discards still ran).
-    assert harness._fuzz_pushed >= EXAMPLES * UPDATES_PER_EXAMPLE  # type: ignore[attr-defined]
+    # minutes; the cap only delays requests, it is not what is under test here.
+    h = Harness(double, make_settings(tmp_path, double), Clock(), rate_limited=False)
+    await h.start()
+    watch = Watch()
+    h.app.add_error_handler(watch.on_error)
+    try:
+        for user, istat in OFFICERS.items():
+            code = h.codes.get(istat) or await h.issue(istat)
+            h.double.user_sends(user, f"/start {code}")
+        await h.settle()
+        for user in OFFICERS:
+            assert "Domanda" in h.last_text(user) or "Bentornato" in h.screen(user, 3)
+        yield FuzzRun(h, watch)
+        # Thousands of updates really went through (an example hypothesis discards still ran).
+        assert watch.pushed >= EXAMPLES * UPDATES_PER_EXAMPLE
+    finally:
+        await h.stop()
 
 
 @settings(
@@ -440,14 +440,9 @@ async def prepared(harness: Harness) -> AsyncIterator[Harness]:
 )
 @given(data=st.data())
 async def test_random_updates_never_crash_and_only_valid_input_changes_answers(
-    prepared: Harness, error_log: ErrorRecords, data: st.DataObject
+    prepared: FuzzRun, error_log: ErrorRecords, data: st.DataObject
 ) -> None:
-    h = prepared
-    watch = getattr(h, "_fuzz_watch", None)
-    if watch is None:
-        watch = Watch()
-        h.app.add_error_handler(watch.on_error)
-        h._fuzz_watch = watch  # type: ignore[attr-defined]
+    h, watch = prepared.h, prepared.watch
     fuzzer = Fuzzer(h, await seqs(h))
     sent = 0
     while sent < UPDATES_PER_EXAMPLE:
@@ -463,9 +458,9 @@ async def test_random_updates_never_crash_and_only_valid_input_changes_answers(
                 continue  # an inert batch holds only updates that cannot be answers
             act()
             batch.append(described)
-        await settle(h)
+        await h.settle()
         sent += len(batch)
-        h._fuzz_pushed += len(batch)  # type: ignore[attr-defined]
+        watch.pushed += len(batch)
         fuzzer.log.extend(batch)
         if before is not None:
             after = await answers_state(h)

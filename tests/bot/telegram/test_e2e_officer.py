@@ -7,13 +7,9 @@ documents) and, where it matters, on what is stored (SQL through the store).
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from bot.services.officer_flow import FAILURE_WINDOW
 from conversations import access_codes, engine
@@ -25,47 +21,12 @@ COLLEAGUE = 1002
 FIRENZE = "048017"
 RID = f"family_policies:{FIRENZE}"
 INTERNAL_ERROR = "problema tecnico"
+NATIONAL_FUND = (
+    "▫️ Fondo nazionale per le politiche della famiglia (Intese in Conferenza Unificata)"
+)
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-async def settle(h: Harness, timeout: float = 10.0) -> None:
-    """The double's wait_idle, plus: PTB has no update queued or being handled.
-
-    wait_idle alone only sees HTTP traffic: a handler busy in SQLite (fsync) for
-    longer than its quiet window looked idle, and the next step raced it.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    wait_idle = type(h.double).wait_idle
-    while True:
-        await wait_idle(h.double, timeout=max(0.1, deadline - loop.time()))
-        app = h.app
-        busy = app is not None and (
-            app.update_queue.qsize() or app.update_processor.current_concurrent_updates
-        )
-        if not busy:
-            await asyncio.sleep(0.005)  # let a just-created update task register
-            if app is None or not (
-                app.update_queue.qsize() or app.update_processor.current_concurrent_updates
-            ):
-                return
-        if loop.time() >= deadline:
-            raise AssertionError("the bot did not settle")
-        await asyncio.sleep(0.005)
-
-
-@pytest.fixture(autouse=True)
-def _settled(harness: Harness) -> Iterator[None]:
-    """Every `wait_idle` of these tests (also inside the harness) waits for PTB too."""
-
-    async def wait(timeout: float = 10.0, *, quiet: float = 0.05) -> None:
-        del quiet
-        await settle(harness, timeout)
-
-    harness.double.wait_idle = wait  # type: ignore[method-assign]
-    yield
 
 
 async def rows(h: Harness, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -122,16 +83,6 @@ def assert_one_live_keyboard(h: Harness, user: int) -> None:
     """Old questions' keyboards are gone: only the newest prompt's buttons are live."""
     seqs = live_seqs(h, user)
     assert len(seqs) <= 1, f"buttons of several steps still live: {seqs}\n{h.screen(user, 4)}"
-
-
-def button_data(h: Harness, user: int, label: str) -> tuple[int, str]:
-    """(message id, callback data) of the newest button with that label."""
-    for message in reversed(h.double.sent(user)):
-        for row in h.double.buttons(message):
-            for text, data in row:
-                if text == label or text.startswith(label):
-                    return message["message_id"], data
-    raise AssertionError(f"no button {label!r}: {h.screen(user, 3)}")
 
 
 def all_buttons(h: Harness, user: int) -> list[str]:
@@ -194,22 +145,22 @@ async def add_practice(
     await h.press(user, "Sì" if ongoing else "No")
     if not ongoing:
         await h.send(user, "30/06/2019")
-    await h.press(user, "▫️ Fondo nazionale")
+    await h.press(user, NATIONAL_FUND)
     await h.press(user, "▫️ Fondi comunali")
     await h.press(user, "✔️ Conferma")
     await h.send(user, "12.500,00")
     await h.send(user, "8000")  # of which from the national fund
     await h.send(user, "Scuole e associazioni di famiglie")
     await h.send(user, "250")
-    await h.press(user, "Salta")  # results
+    await h.press(user, "Salta ⏭")  # results
     await h.send(user, "www.comune.fi.it/centro-famiglie")
     assert "Buona pratica: ne hai inserite" in h.last_text(user), h.screen(user, 3)
 
 
 async def finish(h: Harness, user: int) -> None:
     """From the practices' menu to the review."""
-    await h.press(user, "Ho finito")
-    await h.press(user, "Salta")  # notes
+    await h.press(user, "Ho finito, avanti ➡️")
+    await h.press(user, "Salta ⏭")  # notes
     await h.press(user, "Sì")  # publish consent
     assert "Riepilogo delle risposte" in h.screen(user, 3)
 
@@ -313,7 +264,7 @@ async def test_errors_say_what_is_expected_with_an_example(harness: Harness) -> 
     await h.send(OFFICER, "Ludoteca")
     await h.press(OFFICER, "✔️ Conferma")  # nothing selected
     assert "Seleziona almeno 1" in h.last_text(OFFICER)
-    await h.press(OFFICER, "▫️ Altro")
+    await h.press(OFFICER, "▫️ Altro, specificare")
     await h.press(OFFICER, "✔️ Conferma")
     assert "Hai scelto «Altro, specificare»" in h.last_text(OFFICER)
     await h.send(OFFICER, "Sport")
@@ -329,7 +280,7 @@ async def test_errors_say_what_is_expected_with_an_example(harness: Harness) -> 
     await h.send(OFFICER, "mille euro")
     assert "Importo non valido. Scrivi solo la cifra in euro, ad esempio" in h.last_text(OFFICER)
     await h.send(OFFICER, "1.000,50")
-    await h.press(OFFICER, "Salta")
+    await h.press(OFFICER, "Salta ⏭")
     await h.send(OFFICER, "tanti")
     assert "Scrivi un numero intero, senza decimali, ad esempio" in h.last_text(OFFICER)
     await h.send(OFFICER, "20.000.000")
@@ -463,7 +414,7 @@ async def test_answers_before_login_ask_for_the_code(harness: Harness) -> None:
     await h.send(OFFICER, "/riepilogo")
     assert "Prima di rispondere serve il tuo identificativo abilitante" in h.screen(OFFICER, 2)
     h.double.user_presses(OFFICER, 99, "1:c:0")
-    await h.double.wait_idle()
+    await h.settle()
     assert h.toasts()[-1] == "Prima di rispondere serve il tuo identificativo abilitante."
     assert await rows(h, "SELECT * FROM responses") == []
 
@@ -480,7 +431,7 @@ async def test_back_and_skip(harness: Harness) -> None:
     back = h.last_text(OFFICER)
     assert "Scrivi il tuo nome e cognome" in back and "Risposta attuale: Mario Rossi" in back
     assert "Mantieni risposta ➡️" in h.labels(OFFICER)
-    await h.press(OFFICER, "Mantieni risposta")
+    await h.press(OFFICER, "Mantieni risposta ➡️")
     assert "ufficio o servizio" in h.last_text(OFFICER)
     await h.press(OFFICER, "⬅️ Indietro")
     await h.send(OFFICER, "Maria Bianchi")
@@ -506,7 +457,7 @@ async def test_back_and_skip(harness: Harness) -> None:
     await h.send(OFFICER, "Descrizione")
     await h.press(OFFICER, "▫️ Genitori")
     await h.press(OFFICER, "✔️ Conferma")
-    await h.press(OFFICER, "Non so")  # start date
+    await h.press(OFFICER, "Non so / non applicabile")  # start date
     await h.press(OFFICER, "No")  # not ongoing: the optional end date follows
     assert "Quando si è conclusa? (facoltativa)" in h.last_text(OFFICER)
     await h.send(OFFICER, "/salta")
@@ -616,7 +567,7 @@ async def test_repeat_entries_added_and_removed(harness: Harness) -> None:
         if "Buona pratica: ne hai inserite" in h.last_text(OFFICER):
             break
         labels = h.labels(OFFICER)
-        keep = "Mantieni risposta" if "Mantieni risposta ➡️" in labels else "Salta"
+        keep = "Mantieni risposta ➡️" if "Mantieni risposta ➡️" in labels else "Salta ⏭"
         await h.press(OFFICER, keep)  # optional questions skipped before have no answer
     assert "2. Terzo bis" in h.last_text(OFFICER)
     # Remove until one is left: still at least one is required to go on.
@@ -657,7 +608,7 @@ async def test_long_review_is_split_and_old_parts_are_retired(harness: Harness) 
 async def test_stale_button_changes_nothing(harness: Harness) -> None:
     h = harness
     await login(h, OFFICER)
-    message_id, no = button_data(h, OFFICER, "No")
+    message_id, no = h.button(OFFICER, "No")
     await h.press(OFFICER, "Sì")
     assert h.double.buttons(h.double.message(OFFICER, message_id)) == []  # keyboard removed
     before = await stored(h)
@@ -679,10 +630,10 @@ async def test_double_tap_is_applied_once(harness: Harness) -> None:
     await h.send(OFFICER, "/indietro")
     await h.send(OFFICER, "/indietro")
     assert "Il questionario è per il Comune" in h.last_text(OFFICER)
-    message_id, no = button_data(h, OFFICER, "No")
+    message_id, no = h.button(OFFICER, "No")
     h.double.user_presses(OFFICER, message_id, no)
     h.double.user_presses(OFFICER, message_id, no)
-    await h.double.wait_idle()
+    await h.settle()
     assert [json.loads(v) for v, _ in await changes_by(h, "municipality_confirmed")] == [
         True,
         False,
@@ -703,10 +654,10 @@ async def test_double_tap_on_confirm_submits_once(harness: Harness) -> None:
     h = harness
     await to_review(h, OFFICER)
     await h.press(OFFICER, "📨 Invia il questionario")
-    message_id, yes = button_data(h, OFFICER, "✅ Sì, invia")
+    message_id, yes = h.button(OFFICER, "✅ Sì, invia")
     h.double.user_presses(OFFICER, message_id, yes)
     h.double.user_presses(OFFICER, message_id, yes)
-    await h.double.wait_idle()
+    await h.settle()
     assert await rows(h, "SELECT revision FROM submissions") == [(1,)]
     assert len([m for m in h.double.sent(OFFICER) if "document" in m]) == 1
 
@@ -750,7 +701,7 @@ async def test_forged_press_on_a_missing_message(harness: Harness) -> None:
     await answer_respondent(h, OFFICER, lead=False)
     await h.press(OFFICER, "➕ Aggiungi")
     await h.send(OFFICER, "Ludoteca")
-    _, toggle = button_data(h, OFFICER, "▫️ Infanzia")
+    _, toggle = h.button(OFFICER, "▫️ Infanzia")
     # A valid toggle, but pressed on a message the chat does not have (deleted meanwhile).
     await h.press_data(OFFICER, 4242, toggle)
     assert "✅ Infanzia" in h.labels(OFFICER)
@@ -865,7 +816,7 @@ async def test_after_the_deadline_answers_are_refused_politely(harness: Harness)
     h = harness
     await to_review(h, OFFICER)
     await h.send(OFFICER, "/riepilogo")
-    message_id, submit = button_data(h, OFFICER, "📨 Invia il questionario")
+    message_id, submit = h.button(OFFICER, "📨 Invia il questionario")
     before = await stored(h)
     h.clock.now = datetime(2019, 7, 31, 22, 0, tzinfo=UTC)  # 00:00 of 1 August in Rome
     await h.press_data(OFFICER, message_id, submit)
@@ -894,7 +845,7 @@ async def test_reopen_refused_after_the_deadline(harness: Harness) -> None:
     await h.press(OFFICER, "✅ Sì, invia")
     await h.send(OFFICER, "/riepilogo")
     h.clock.now = datetime(2019, 8, 2, 8, 0, tzinfo=UTC)
-    await h.press(OFFICER, "🔓 Riapri")
+    await h.press(OFFICER, "🔓 Riapri per modificare")
     assert "si è chiusa" in h.last_text(OFFICER)
     assert await rows(h, "SELECT status, revision FROM responses") == [("submitted", 1)]
 
@@ -911,17 +862,17 @@ async def test_unexpected_input_gets_a_clear_answer_and_changes_nothing(harness:
 
     for kind in ("sticker", "photo", "voice", "document", "video", "location", "contact"):
         h.double.user_sends_media(OFFICER, kind)
-        await h.double.wait_idle()
+        await h.settle()
         assert "Posso leggere solo messaggi di testo e pulsanti" in h.last_text(OFFICER), kind
 
     user_message = h.double.user_sends(OFFICER, "ciao")
-    await h.double.wait_idle()
+    await h.settle()
     h.double.user_edits(OFFICER, user_message["message_id"], "Mario Rossi")
-    await h.double.wait_idle()
+    await h.settle()
     assert "hai modificato un messaggio" in h.last_text(OFFICER)
     for command in ("/salta", "/invia", "/start"):  # an edit into a command is still an edit
         h.double.user_edits(OFFICER, user_message["message_id"], command)
-        await h.double.wait_idle()
+        await h.settle()
         assert "hai modificato un messaggio" in h.last_text(OFFICER), command
 
     await h.send(OFFICER, "/comandoinesistente")
@@ -943,14 +894,14 @@ async def test_unexpected_input_gets_a_clear_answer_and_changes_nothing(harness:
     await h.send(OFFICER, "/invia", chat_id=group, chat_type="group")
     await h.send(OFFICER, "ciao a tutti", chat_id=group, chat_type="group")
     h.double.user_sends_media(OFFICER, "sticker", chat_id=group, chat_type="group")
-    await h.double.wait_idle()
-    _, advance = button_data(h, OFFICER, "Avanti")
+    await h.settle()
+    _, advance = h.button(OFFICER, "Avanti ➡️")
     h.double.user_presses(OFFICER, 1, advance, chat_id=group)
-    await h.double.wait_idle()
+    await h.settle()
     assert all("Comune" not in t for t in h.texts(group))
     assert await stored(h) == before
     # The note can still be passed with its own button.
-    await h.press(OFFICER, "Avanti")
+    await h.press(OFFICER, "Avanti ➡️")
     assert "nome e cognome" in h.last_text(OFFICER)
     no_internal_error(h, OFFICER)
 
@@ -973,7 +924,7 @@ async def test_very_long_text_answer_is_refused_with_the_limit(harness: Harness)
 async def test_unexpected_input_before_login(harness: Harness) -> None:
     h = harness
     h.double.user_sends_media(OFFICER, "photo")
-    await h.double.wait_idle()
+    await h.settle()
     assert "Posso leggere solo messaggi di testo" in h.last_text(OFFICER)
     await h.send(OFFICER, "Z" * 10_000)
     assert "Non riconosco un identificativo abilitante" in h.last_text(OFFICER)
@@ -1164,7 +1115,7 @@ async def test_reopen_amend_and_resubmit_makes_revision_2(harness: Harness) -> N
     assert "Questionario inviato" in h.last_text(OFFICER)
     assert h.labels(OFFICER) == ["🔓 Riapri per modificare"]
     h.clock.now += timedelta(days=3)
-    await h.press(OFFICER, "🔓 Riapri")
+    await h.press(OFFICER, "🔓 Riapri per modificare")
     assert "Questionario riaperto" in h.screen(OFFICER, 2)
     assert await rows(h, "SELECT status, revision FROM responses") == [("in_progress", 1)]
     await h.press(OFFICER, "✏️ 2")

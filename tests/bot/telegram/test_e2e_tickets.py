@@ -52,7 +52,7 @@ async def operator_says(
         first_name="Operatrice",
         chat_title="Assistenza",
     )
-    await h.double.wait_idle()
+    await h.settle()
 
 
 async def login(h: Harness, user: int, istat: str = "048017") -> None:
@@ -73,7 +73,7 @@ async def test_ticket_raised_answered_followed_up_closed(desk: Harness) -> None:
     position_before = h.last_text(OFFICER)
     assert "email" in position_before.lower()
 
-    await h.press(OFFICER, "🆘")
+    await h.press(OFFICER, "🆘 Serve aiuto?")
     assert "richiesta" in h.last_text(OFFICER).lower()
     await h.send(OFFICER, "Non so quale email indicare, quella del servizio va bene?")
     assert "ticket n. 1" in h.last_text(OFFICER)
@@ -104,7 +104,7 @@ async def test_ticket_raised_answered_followed_up_closed(desk: Harness) -> None:
     h.double.user_sends(
         OFFICER, "Grazie! E il telefono?", reply_to_message_id=relayed["message_id"]
     )
-    await h.double.wait_idle()
+    await h.settle()
     assert "aggiunto al ticket n. 1" in h.last_text(OFFICER)
     assert any("E il telefono?" in t for t in group_texts(h))
 
@@ -133,7 +133,7 @@ async def test_tickets_survive_restart_and_are_listed(desk: Harness) -> None:
     await login(h, OFFICER)
     await h.send(OFFICER, "/aiuto")
     h.double.user_sends_media(OFFICER, "photo", caption="Vedete l'errore?")
-    await h.double.wait_idle()
+    await h.settle()
     assert "ticket n. 1" in h.last_text(OFFICER)
     assert any(m.get("photo") for m in h.double.sent(GROUP))  # the photo reached the group
     await h.restart()

@@ -60,7 +60,7 @@ async def test_progress_for_coordinators(desk: Harness) -> None:
 
     await h.send(COORDINATOR, "/avanzamento")
     await double.wait_for(lambda: len(double.sent(COORDINATOR)) >= 3)  # the chart takes a while
-    await double.wait_idle()
+    await h.settle()
     messages = double.sent(COORDINATOR)
     assert len(messages) == 3
     summary = messages[0]["text"]
@@ -95,7 +95,7 @@ async def test_long_list_of_laggards_comes_as_a_file(desk: Harness) -> None:
     await issue_codes(h.services.store, everyone)
     await h.send(COORDINATOR, "/avanzamento")
     await double.wait_for(lambda: len(double.sent(COORDINATOR)) >= 3)
-    await double.wait_idle()
+    await h.settle()
     messages = double.sent(COORDINATOR)
     assert f"Comuni abilitati: {len(everyone):,}".replace(",", ".") in messages[0]["text"]
     document = messages[-1]
@@ -113,7 +113,7 @@ async def test_english_coordinator(tmp_path: Path, double: BotApiDouble) -> None
         assert h.services is not None
         await prepare(h.services.store)
         double.user_sends(COORDINATOR, "/progress", language_code="en")
-        await double.wait_idle()
+        await h.settle()
         summary = double.texts(COORDINATOR)[0]
         assert "Municipalities enabled: 6" in summary
         assert "Not started: 3 (50.0%)" in summary
