@@ -14,4 +14,4 @@ async def test_login_and_first_question(harness: Harness) -> None:
     assert any("Firenze" in t for t in texts)
     assert "Domanda 1 di" in texts[-1]
     await harness.press(OFFICER, "Sì")
-    assert "nome e cognome" in harness.last_text(OFFICER)
+    assert "nome e cognome" in harness.expect_one_new_message(OFFICER)["text"]
