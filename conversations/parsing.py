@@ -1,4 +1,5 @@
-"""Parsing and formatting of typed answers the way Italian users write them.
+"""Parsing of typed answers the way Italian users write them (showing values
+in Italian formats is the rendering layer's job).
 
 Every parser strips surrounding whitespace and raises InputError with a message
 key (plus an example for the translated message) on anything it can't read.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
 
 MAX_INPUT_LENGTH = 100
@@ -252,27 +253,3 @@ def _is_valid_host(host: str) -> bool:
         and all(_HOST_LABEL.fullmatch(label) for label in labels)
         and _TOP_LEVEL_DOMAIN.fullmatch(labels[-1]) is not None
     )
-
-
-# --- formatting ------------------------------------------------------------------
-
-_TO_ITALIAN_SEPARATORS = str.maketrans({",": ".", ".": ","})
-
-
-def format_amount(value: Decimal) -> str:
-    """Italian euro format: "€ 1.234,50" (negative: "€ -1.234,50")."""
-    if not value.is_finite():
-        raise ValueError(f"cannot format non-finite amount {value!r}")
-    cents = value.quantize(_CENT, rounding=ROUND_HALF_UP)
-    sign = "-" if cents < 0 else ""
-    return f"€ {sign}{abs(cents):,.2f}".translate(_TO_ITALIAN_SEPARATORS)
-
-
-def format_date(value: date) -> str:
-    """Italian day-first format: "31/07/2019"."""
-    return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
-
-
-def format_integer(value: int) -> str:
-    """Italian thousands separator: "1.234"."""
-    return f"{value:,}".replace(",", ".")

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -340,18 +339,6 @@ def test_expression_is_immutable() -> None:
     expr = parse_expression("a")
     with pytest.raises(AttributeError):
         expr.source = "b"  # type: ignore[misc]
-
-
-def test_evaluation_is_fast() -> None:
-    expr = parse_expression(
-        "not n == 1 or dec > 2 and selected(multi, 'a') and count(children) > 0 "
-        "and s in ['rome', 'milan']"
-    )
-    start = time.perf_counter()
-    for _ in range(20_000):
-        expr.evaluate(CTX)
-    # Generous bound: the engine needs several conditions per step at 20,000 steps/s.
-    assert time.perf_counter() - start < 2.0
 
 
 @given(st.text(max_size=200))

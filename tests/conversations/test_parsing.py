@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -11,9 +10,6 @@ from hypothesis import strategies as st
 
 from conversations.parsing import (
     InputError,
-    format_amount,
-    format_date,
-    format_integer,
     parse_amount,
     parse_date,
     parse_email,
@@ -418,66 +414,6 @@ def test_parse_url_invalid(text: str) -> None:
     assert info.value.params == {"example": "https://www.comune.esempio.it"}
 
 
-# --- formatting ------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (Decimal("1234.5"), "€ 1.234,50"),
-        (Decimal("0"), "€ 0,00"),
-        (Decimal("12"), "€ 12,00"),
-        (Decimal("999.999"), "€ 1.000,00"),
-        (Decimal("1234567.891"), "€ 1.234.567,89"),
-        (Decimal("0.005"), "€ 0,01"),
-        (Decimal("-1234.5"), "€ -1.234,50"),
-    ],
-)
-def test_format_amount(value: Decimal, expected: str) -> None:
-    assert format_amount(value) == expected
-
-
-def test_format_amount_rejects_non_finite() -> None:
-    with pytest.raises(ValueError):
-        format_amount(Decimal("NaN"))
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (date(2019, 7, 31), "31/07/2019"),
-        (date(2020, 1, 2), "02/01/2020"),
-        (date(5, 1, 2), "02/01/0005"),
-    ],
-)
-def test_format_date(value: date, expected: str) -> None:
-    assert format_date(value) == expected
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [(0, "0"), (999, "999"), (1234, "1.234"), (1234567, "1.234.567"), (-1234, "-1.234")],
-)
-def test_format_integer(value: int, expected: str) -> None:
-    assert format_integer(value) == expected
-
-
-@given(st.decimals(min_value=0, max_value=Decimal("1e14"), places=2))
-def test_amount_round_trip(value: Decimal) -> None:
-    assert parse_amount(format_amount(value)) == value
-
-
-@given(st.integers(min_value=0, max_value=10**18))
-def test_integer_round_trip(value: int) -> None:
-    assert parse_integer(format_integer(value)) == value
-
-
-@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2099, 12, 31)))
-def test_date_round_trip(value: date) -> None:
-    assert parse_date(format_date(value)) == value
-    assert parse_date(value.isoformat()) == value
-
-
 # --- robustness ------------------------------------------------------------------
 
 
@@ -512,8 +448,7 @@ def test_numberish_text_returns_value_or_input_error(
 @pytest.mark.parametrize(
     "text", ["1" * 10_000, "1." * 5_000, "a@" * 5_000, "www." * 2_500, " " * 10_000 + "x"]
 )
-def test_huge_inputs_fail_fast(parser: Callable[[str], object], text: str) -> None:
-    start = time.perf_counter()
+def test_huge_inputs_are_refused(parser: Callable[[str], object], text: str) -> None:
+    # How fast: python -m bench.hot_paths.
     with pytest.raises(InputError):
         parser(text)
-    assert time.perf_counter() - start < 0.05

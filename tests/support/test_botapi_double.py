@@ -28,6 +28,7 @@ from tests.support.botapi_double import BotApiDouble
 from tests.support.harness import settle
 
 USER = 42
+LONG_POLL = 300  # seconds: far longer than any test, so only an update can end a poll
 OTHER_USER = 43
 GROUP = -1001234567890
 REPORT_BYTES = b"comune;risposte\nBergamo;12\n"
@@ -343,12 +344,13 @@ async def test_raw_http_error_bodies_and_encodings(double: BotApiDouble) -> None
 
 async def test_get_updates_long_poll_returns_early(double: BotApiDouble) -> None:
     url = f"/bot{double.token}/getUpdates"
-    async with httpx.AsyncClient(base_url=double.root, timeout=30) as client:
-        poll = asyncio.create_task(client.post(url, json={"timeout": 20}))
-        await asyncio.sleep(0.1)
+    # A poll nobody wakes would be held for LONG_POLL seconds: the test would hang, not pass.
+    async with httpx.AsyncClient(base_url=double.root, timeout=LONG_POLL + 30) as client:
+        poll = asyncio.create_task(client.post(url, json={"timeout": LONG_POLL}))
+        await double.wait_for(lambda: len(double.calls("getUpdates")) == 1)
         assert not poll.done()  # held open while there is nothing to deliver
         sent = double.user_sends(USER, "/start")
-        response = await asyncio.wait_for(poll, timeout=2)  # far below the 20 s poll timeout
+        response = await poll
         updates = response.json()["result"]
         assert [u["message"]["text"] for u in updates] == ["/start"]
         assert updates[0]["message"]["message_id"] == sent["message_id"]
@@ -379,16 +381,17 @@ async def test_get_updates_long_poll_returns_early(double: BotApiDouble) -> None
 
 async def test_superseded_poll_gets_conflict(double: BotApiDouble) -> None:
     url = f"/bot{double.token}/getUpdates"
-    async with httpx.AsyncClient(base_url=double.root, timeout=30) as first, httpx.AsyncClient(
-        base_url=double.root, timeout=30
-    ) as second:
-        older = asyncio.create_task(first.post(url, json={"timeout": 20}))
-        await asyncio.sleep(0.05)
-        newer = asyncio.create_task(second.post(url, json={"timeout": 20}))
-        old_response = await asyncio.wait_for(older, timeout=2)
+    timeout = LONG_POLL + 30
+    async with httpx.AsyncClient(base_url=double.root, timeout=timeout) as first, \
+            httpx.AsyncClient(base_url=double.root, timeout=timeout) as second:
+        older = asyncio.create_task(first.post(url, json={"timeout": LONG_POLL}))
+        await double.wait_for(lambda: len(double.calls("getUpdates")) == 1)  # parked first
+        newer = asyncio.create_task(second.post(url, json={"timeout": LONG_POLL}))
+        old_response = await older
         assert old_response.status_code == 409
+        await double.wait_for(lambda: len(double.calls("getUpdates")) == 2)
         double.user_sends(USER, "ciao")
-        new_response = await asyncio.wait_for(newer, timeout=2)
+        new_response = await newer
         assert new_response.json()["result"][0]["message"]["text"] == "ciao"
 
 
