@@ -112,12 +112,14 @@ class Pacer:
         window: float = 1.0,
         margin: float = 0.002,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.rate = rate
         self.spacing = 1.0 / rate
         self.window = window + margin
         self.per_chat = per_chat_interval + margin
         self._now = monotonic
+        self._sleep = sleep  # with `monotonic`, lets tests run the pacer on a fake clock
         # A heap of slot free times. A new pacer (a restarted process) cannot know what
         # was sent in the last second: it starts as if every slot had just been used.
         self._free: list[float] = [monotonic() + self.window] * max(1, burst)
@@ -139,7 +141,7 @@ class Pacer:
                     ready = max(ready, free, self._next_start)
                 if ready <= now:
                     break
-                await asyncio.sleep(min(ready - now, 0.05))
+                await self._sleep(min(ready - now, 0.05))
             self._chats[chat_id] = math.inf
             if not counted:
                 return Permit(chat_id, counted=False)

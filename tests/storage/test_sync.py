@@ -11,7 +11,7 @@ import io
 import json
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -52,6 +52,22 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+
+
+async def until(
+    condition: Callable[[], bool | Awaitable[bool]], what: str, timeout: float = 30
+) -> None:
+    """Poll `condition`; `timeout` only bounds a hang, it is no assertion on speed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        met = condition()
+        if not isinstance(met, bool):
+            met = await met
+        if met:
+            return
+        assert loop.time() < deadline, f"not within {timeout} s: {what}"
+        await asyncio.sleep(0.01)
 
 
 async def submit(store: Store, istat: str, revision: int, now: datetime, **answers: Any) -> None:
@@ -250,10 +266,7 @@ async def test_timeout_retries_and_server_ends_with_one_copy(
         report = await pusher.push_due()
         assert report.error is not None and report.error.startswith("timeout")
         assert report.deferred == 3
-        for _ in range(50):
-            if central.requests:
-                break
-            await asyncio.sleep(0.02)
+        await until(lambda: bool(central.requests), "the late request reached the server")
         clock.advance(3600)
         report = await pusher.push_due()
     assert report.sent == 2
@@ -325,10 +338,10 @@ async def test_install_sync_starts_and_stops_the_loop(
     install_sync(services)
     assert len(services.startup) == 1 and len(services.shutdown) == 2
     await services.startup[0](cast(Any, None))
-    for _ in range(200):
-        if (await outbox_status(store)).delivered == 1:
-            break
-        await asyncio.sleep(0.01)
+    async def delivered() -> bool:
+        return (await outbox_status(store)).delivered == 1
+
+    await until(delivered, "the loop delivered the row")
     await services.shutdown[0](cast(Any, None))
     assert central.revisions() == {f"{QID}:048017": 1}
     assert central.authorizations[0] == f"Bearer {TOKEN}"

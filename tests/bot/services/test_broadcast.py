@@ -5,12 +5,13 @@ and with `python -m bot run` killed by SIGKILL)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -113,12 +114,10 @@ async def test_announcement_dialogue_pacing_and_report(desk: Harness) -> None:
 
     # One 429 on the way: honoured, the recipient retried.
     double.set_rate_limited(retry_after=1, times=1, chat_id=2030)
-    started = time.monotonic()
     await h.press(COORDINATOR, "✅ Conferma e invia a 59")
     row = await one(store, "SELECT id FROM broadcasts")
     coord = coordination(h.services)
     await coord.broadcasts.wait(int(row[0]))
-    elapsed = time.monotonic() - started
     await h.settle()
 
     for uid in officers:
@@ -129,7 +128,6 @@ async def test_announcement_dialogue_pacing_and_report(desk: Harness) -> None:
             assert len(got) == 1, (uid, got)
     assert double.limit_breaches() == []
     assert double.violations == 1  # the injected 429 only
-    assert elapsed >= 57 / 30  # paced
     officer = await store.officer(blocked)
     assert officer is not None and officer.unreachable
     counts = await coord.cstore.recipient_counts(int(row[0]))
@@ -214,21 +212,67 @@ async def test_resume_never_sends_twice(tmp_path: Path) -> None:
     await services.store.close()
 
 
-async def test_pacer_spacing_and_window() -> None:
-    pacer = Pacer(rate=200.0, burst=5, window=0.2, per_chat_interval=0.1)
+@dataclass
+class FakeTime:
+    """A clock that moves only when the pacer sleeps: pacing without real time."""
+
+    now: float = 1000.0
+    slept: list[float] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)  # still a suspension point, as for the real sleep
+
+
+def fake_pacer(clock: FakeTime, **kwargs: Any) -> Pacer:
+    return Pacer(monotonic=clock.monotonic, sleep=clock.sleep, margin=0.0, **kwargs)
+
+
+async def test_pacer_window_and_spacing_on_a_fake_clock() -> None:
+    clock = FakeTime()
+    pacer = fake_pacer(clock, rate=200.0, burst=5, window=0.2, per_chat_interval=0.1)
     starts: list[float] = []
     for chat in range(12):
         permit = await pacer.acquire(chat)
-        starts.append(time.monotonic())
+        starts.append(clock.now)
+        clock.now += 0.01  # the request takes 10 ms
         pacer.release(permit)
+    # A new pacer assumes every slot was just used: nothing before one window.
+    assert starts[0] == pytest.approx(1000.2)
+    # No more than `burst` starts in any window, and starts at least 1/rate apart.
+    for a, b in itertools.pairwise(starts):
+        assert b - a >= 1 / 200 - 1e-9
     for a, b in zip(starts, starts[5:], strict=False):
-        assert b - a >= 0.2  # no more than 5 in any 0.2 s
+        assert b - a >= 0.2 + 0.01 - 1e-9  # a slot frees a window after its request ended
+    # And no slower than that: the 6th start is the 1st slot coming free again.
+    assert starts[5] - starts[0] == pytest.approx(0.21)
+
+
+async def test_pacer_keeps_a_chat_apart_and_honours_a_429_pause() -> None:
+    clock = FakeTime()
+    pacer = fake_pacer(clock, rate=100.0, burst=30, window=1.0, per_chat_interval=1.0)
     first = await pacer.acquire(99)
     pacer.release(first)
-    released = time.monotonic()
-    second = await pacer.acquire(99)
-    assert time.monotonic() - released >= 0.1  # same chat: its own interval
+    released = clock.now
+    other = await pacer.acquire(98)  # another chat: only the spacing between starts
+    assert clock.now - released == pytest.approx(0.01)
+    pacer.release(other)
+    second = await pacer.acquire(99)  # same chat: its own interval after the release
+    assert clock.now - released == pytest.approx(1.0)
     pacer.release(second)
+    edit = await pacer.acquire(99, counted=False)  # an edit waits for the chat too
+    assert clock.now - released == pytest.approx(2.0)
+    pacer.release(edit)
+    pacer.pause(5.0)  # Telegram said 429: nobody sends
+    paused_at = clock.now
+    third = await pacer.acquire(97)
+    assert clock.now - paused_at == pytest.approx(5.0)
+    pacer.release(third)
+    assert max(clock.slept) <= 0.05  # waits in short steps, so a 429 pause is noticed
 
 
 # --- killed with SIGKILL and started again ----------------------------------------------------
