@@ -268,12 +268,6 @@ class CoordinationStore:
             )
         return True
 
-    async def reminder_counts(self, slot: str) -> dict[str, int]:
-        rows = await self.store.fetchall(
-            "SELECT status, COUNT(*) FROM reminders WHERE slot = ? GROUP BY status", slot
-        )
-        return {str(r[0]): int(r[1]) for r in rows}
-
     async def slots(self) -> list[tuple[str, str]]:
         rows = await self.store.fetchall("SELECT slot, status FROM reminder_slots ORDER BY slot")
         return [(str(r[0]), str(r[1])) for r in rows]

@@ -327,10 +327,6 @@ class Store:
             return [int(v) for v in json.loads(value)]
         return [int(value)]
 
-    async def prompt_message(self, user_id: int) -> int | None:
-        ids = await self.prompt_messages(user_id)
-        return ids[-1] if ids else None
-
     async def set_prompt_messages(self, user_id: int, message_ids: list[int]) -> None:
         value: int | str | None = None
         if len(message_ids) == 1:
@@ -341,9 +337,6 @@ class Store:
             await db.execute(
                 "UPDATE navigation SET prompt_message_id = ? WHERE user_id = ?", (value, user_id)
             )
-
-    async def set_prompt_message(self, user_id: int, message_id: int | None) -> None:
-        await self.set_prompt_messages(user_id, [] if message_id is None else [message_id])
 
     async def changes(self, questionnaire_id: str, istat: str) -> list[dict[str, Any]]:
         rows = await self.fetchall(

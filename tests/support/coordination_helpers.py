@@ -85,3 +85,11 @@ async def one(store: Store, sql: str, *params: Any) -> Any:
     row = await store.fetchone(sql, *params)
     assert row is not None, sql
     return row
+
+
+async def reminder_counts(store: Store, slot: str) -> dict[str, int]:
+    """Reminder outcomes of one slot, by status."""
+    rows = await store.fetchall(
+        "SELECT status, COUNT(*) FROM reminders WHERE slot = ? GROUP BY status", slot
+    )
+    return {str(r[0]): int(r[1]) for r in rows}

@@ -30,6 +30,7 @@ from tests.support.coordination_helpers import (
     add_officer,
     one,
     plain_settings,
+    reminder_counts,
     set_response,
 )
 from tests.support.harness import Clock, Harness, make_settings
@@ -240,7 +241,7 @@ async def test_restart_neither_repeats_nor_loses_a_reminder(tmp_path: Path) -> N
         await set_response(r.store, MILANO, "submitted", answered=40)
         assert await r.tick() == 1
         assert [chat for chat, _, _ in transport.sent] == [61]
-        counts = await r.coord.cstore.reminder_counts(slot)
+        counts = await reminder_counts(r.store, slot)
         assert counts == {"sent": 2, "unknown": 1, "skipped": 1}
         row = await one(r.store,
             "SELECT detail FROM reminders WHERE slot = ? AND user_id = 31", slot)
@@ -265,7 +266,7 @@ async def test_blocked_officer_is_marked_unreachable(rig: Rig) -> None:
     assert await rig.tick() == 1
     officer = await rig.store.officer(12)
     assert officer is not None and officer.unreachable
-    counts = await rig.coord.cstore.reminder_counts(slot_key(rome(2019, 7, 17, 9, 0)))
+    counts = await reminder_counts(rig.store, slot_key(rome(2019, 7, 17, 9, 0)))
     assert counts == {"sent": 1, "unreachable": 1}
 
 
