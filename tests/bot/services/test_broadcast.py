@@ -32,6 +32,7 @@ from tests.support.coordination_helpers import (
     set_response,
 )
 from tests.support.harness import TOKEN, Clock, Harness, make_settings
+from tests.support.tree_under_test import assert_child_imports_this_tree, child_env
 
 COORDINATOR = 7001
 STRANGER = 1001
@@ -277,19 +278,18 @@ async def test_pacer_keeps_a_chat_apart_and_honours_a_429_pause() -> None:
 
 # --- killed with SIGKILL and started again ----------------------------------------------------
 def _env(tmp_path: Path, double: BotApiDouble) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "SURVEYBOT_TOKEN": TOKEN,
-        "SURVEYBOT_TELEGRAM_API_URL": double.root,
-        "SURVEYBOT_DATABASE": str(tmp_path / "bot.sqlite3"),
-        "SURVEYBOT_CODE_SECRET": "kill-test-secret",
-        "SURVEYBOT_COORDINATORS": str(COORDINATOR),
-        "SURVEYBOT_DEADLINE": "2099-01-01T00:00:00+01:00",
-    })
-    return env
+    return child_env(
+        SURVEYBOT_TOKEN=TOKEN,
+        SURVEYBOT_TELEGRAM_API_URL=double.root,
+        SURVEYBOT_DATABASE=str(tmp_path / "bot.sqlite3"),
+        SURVEYBOT_CODE_SECRET="kill-test-secret",
+        SURVEYBOT_COORDINATORS=str(COORDINATOR),
+        SURVEYBOT_DEADLINE="2099-01-01T00:00:00+01:00",
+    )
 
 
 def _spawn(tmp_path: Path, env: dict[str, str], run: int) -> subprocess.Popen[bytes]:
+    assert_child_imports_this_tree(env, tmp_path)
     log = (tmp_path / f"bot-{run}.log").open("wb")
     return subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path,
                             stdout=log, stderr=subprocess.STDOUT)

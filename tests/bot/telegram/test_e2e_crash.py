@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sqlite3
 import sys
@@ -26,6 +25,7 @@ from bot.settings import Settings
 from storage.store import Store
 from tests.support.botapi_double import BotApiDouble
 from tests.support.harness import TOKEN
+from tests.support.tree_under_test import assert_child_imports_this_tree, child_env
 
 OFFICER = 4242
 FIRENZE = "048017"
@@ -54,14 +54,14 @@ class BotProcess:
         self.log = workdir / "bot.log"
 
     async def start(self) -> None:
-        env = {
-            **os.environ,
-            "SURVEYBOT_TOKEN": TOKEN,
-            "SURVEYBOT_TELEGRAM_API_URL": self.double.root,
-            "SURVEYBOT_DATABASE": str(self.database),
-            "SURVEYBOT_CODE_SECRET": SECRET,
-            "SURVEYBOT_DEADLINE": "2099-01-01T00:00:00+01:00",
-        }
+        env = child_env(
+            SURVEYBOT_TOKEN=TOKEN,
+            SURVEYBOT_TELEGRAM_API_URL=self.double.root,
+            SURVEYBOT_DATABASE=str(self.database),
+            SURVEYBOT_CODE_SECRET=SECRET,
+            SURVEYBOT_DEADLINE="2099-01-01T00:00:00+01:00",
+        )
+        assert_child_imports_this_tree(env, self.workdir)
         polls = len(self.double.calls("getUpdates"))
         with self.log.open("ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
