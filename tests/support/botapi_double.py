@@ -1425,8 +1425,9 @@ class BotApiDouble:
             lines.append(f"internal errors of the double: {self.errors[-5:]}")
         return "\n".join(lines)
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-        """Poll ``predicate`` until true; AssertionError with a request dump on timeout."""
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+        """Poll ``predicate`` until true; AssertionError with a request dump on timeout (a
+        guard against a hung bot, generous so that a busy machine never trips it)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not predicate():
