@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.botapi_double import BotApiDouble
-from tests.support.harness import TOKEN, Clock, Harness, make_settings
+from tests.support.harness import TOKEN, Harness, running
 
 
 @pytest.fixture
@@ -19,7 +19,5 @@ async def double() -> AsyncIterator[BotApiDouble]:
 
 @pytest.fixture
 async def harness(tmp_path: Path, double: BotApiDouble) -> AsyncIterator[Harness]:
-    h = Harness(double, make_settings(tmp_path, double), Clock())
-    await h.start()
-    yield h
-    await h.stop()
+    async with running(tmp_path, double) as h:
+        yield h

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -211,6 +213,21 @@ class Harness:
 
     def toasts(self) -> list[str]:
         return [str(a.get("text") or "") for a in self.double.callback_answers]
+
+
+@asynccontextmanager
+async def running(
+    tmp_path: Path, double: BotApiDouble, *, rate_limited: bool = True, **settings: Any
+) -> AsyncIterator[Harness]:
+    """A started Harness on a database in `tmp_path`, with `settings` overriding the
+    defaults of `make_settings`; stopped on the way out."""
+    h = Harness(double, make_settings(tmp_path, double, **settings), Clock(),
+                rate_limited=rate_limited)
+    await h.start()
+    try:
+        yield h
+    finally:
+        await h.stop()
 
 
 def make_settings(tmp_path: Path, double: BotApiDouble, **overrides: Any) -> Settings:

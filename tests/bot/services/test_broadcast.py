@@ -31,7 +31,7 @@ from tests.support.coordination_helpers import (
     plain_settings,
     set_response,
 )
-from tests.support.harness import TOKEN, Clock, Harness, make_settings
+from tests.support.harness import TOKEN, Clock, Harness, running
 from tests.support.tree_under_test import assert_child_imports_this_tree, child_env
 
 COORDINATOR = 7001
@@ -53,11 +53,8 @@ async def strict_double() -> AsyncIterator[BotApiDouble]:
 
 @pytest.fixture
 async def desk(tmp_path: Path, strict_double: BotApiDouble) -> AsyncIterator[Harness]:
-    settings = make_settings(tmp_path, strict_double, coordinators=[COORDINATOR])
-    h = Harness(strict_double, settings, Clock())
-    await h.start()
-    yield h
-    await h.stop()
+    async with running(tmp_path, strict_double, coordinators=[COORDINATOR]) as h:
+        yield h
 
 
 def announcements(double: BotApiDouble, user: int) -> list[str]:

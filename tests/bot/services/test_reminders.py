@@ -33,7 +33,7 @@ from tests.support.coordination_helpers import (
     reminder_counts,
     set_response,
 )
-from tests.support.harness import Clock, Harness, make_settings
+from tests.support.harness import Clock, Harness, running
 
 TZ = "Europe/Rome"
 ROME = ZoneInfo(TZ)
@@ -340,9 +340,7 @@ async def test_reminder_through_the_application_resumes_the_questionnaire(
 
 
 async def test_extension_by_a_coordinator(tmp_path: Path, double: BotApiDouble) -> None:
-    h = Harness(double, make_settings(tmp_path, double, coordinators=[COORDINATOR]), Clock())
-    await h.start()
-    try:
+    async with running(tmp_path, double, coordinators=[COORDINATOR]) as h:
         assert h.services is not None
         store = h.services.store
         await add_officer(store, 11, FIRENZE)
@@ -384,5 +382,3 @@ async def test_extension_by_a_coordinator(tmp_path: Path, double: BotApiDouble) 
         assert plan is not None and plan.deadline == rome(2019, 9, 15, 23, 59)
         row = await one(store, "SELECT kind, audience, total FROM broadcasts")
         assert tuple(row) == ("extension", "not_submitted", 1)
-    finally:
-        await h.stop()

@@ -14,10 +14,9 @@ import json
 import signal
 import sqlite3
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from pydantic import SecretStr
 
 from bot.cli.codes import issue_code
@@ -94,14 +93,6 @@ class BotProcess:
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
-
-
-@pytest.fixture
-async def double() -> AsyncIterator[BotApiDouble]:
-    api = BotApiDouble(TOKEN)
-    await api.start()
-    yield api
-    await api.stop()
 
 
 def texts(double: BotApiDouble) -> list[str]:

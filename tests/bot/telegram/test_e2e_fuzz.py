@@ -40,7 +40,7 @@ from bot.render.i18n import translator
 from conversations import engine
 from conversations.state import State
 from tests.support.botapi_double import BotApiDouble
-from tests.support.harness import Clock, Harness, make_settings
+from tests.support.harness import Harness, running
 
 FIRENZE, PRATO = "048017", "100005"
 OFFICERS = {2001: FIRENZE, 2002: FIRENZE, 2003: PRATO}
@@ -413,11 +413,9 @@ class FuzzRun:
 async def prepared(tmp_path: Path, double: BotApiDouble) -> AsyncIterator[FuzzRun]:
     # Telegram's 30 messages/s (PTB's AIORateLimiter) would make 2,000 updates take
     # minutes; the cap only delays requests, it is not what is under test here.
-    h = Harness(double, make_settings(tmp_path, double), Clock(), rate_limited=False)
-    await h.start()
-    watch = Watch()
-    h.app.add_error_handler(watch.on_error)
-    try:
+    async with running(tmp_path, double, rate_limited=False) as h:
+        watch = Watch()
+        h.app.add_error_handler(watch.on_error)
         for user, istat in OFFICERS.items():
             code = h.codes.get(istat) or await h.issue(istat)
             h.double.user_sends(user, f"/start {code}")
@@ -427,8 +425,6 @@ async def prepared(tmp_path: Path, double: BotApiDouble) -> AsyncIterator[FuzzRu
         yield FuzzRun(h, watch)
         # Thousands of updates really went through (an example hypothesis discards still ran).
         assert watch.pushed >= EXAMPLES * UPDATES_PER_EXAMPLE
-    finally:
-        await h.stop()
 
 
 @settings(

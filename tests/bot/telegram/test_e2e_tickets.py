@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.botapi_double import BotApiDouble
-from tests.support.harness import Clock, Harness, make_settings
+from tests.support.harness import Harness, running
 
 GROUP = -1001234567890
 OPERATOR = 9001
@@ -22,13 +22,10 @@ STRANGER = 5555
 
 @pytest.fixture
 async def desk(tmp_path: Path, double: BotApiDouble) -> AsyncIterator[Harness]:
-    settings = make_settings(
+    async with running(
         tmp_path, double, assistance_chat_id=GROUP, operators=[OPERATOR], coordinators=[]
-    )
-    h = Harness(double, settings, Clock())
-    await h.start()
-    yield h
-    await h.stop()
+    ) as h:
+        yield h
 
 
 def group_texts(h: Harness) -> list[str]:

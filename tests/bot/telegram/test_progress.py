@@ -19,7 +19,7 @@ from storage.municipalities import MunicipalityRegistry
 from storage.store import Store
 from tests.support.botapi_double import BotApiDouble
 from tests.support.coordination_helpers import issue_codes, one, plain_settings, set_response
-from tests.support.harness import Clock, Harness, make_settings
+from tests.support.harness import Harness, running
 
 COORDINATOR = 7001
 OFFICER = 1001
@@ -38,11 +38,8 @@ async def prepare(store: Store) -> None:
 
 @pytest.fixture
 async def desk(tmp_path: Path, double: BotApiDouble) -> AsyncIterator[Harness]:
-    settings = make_settings(tmp_path, double, coordinators=[COORDINATOR])
-    h = Harness(double, settings, Clock())
-    await h.start()
-    yield h
-    await h.stop()
+    async with running(tmp_path, double, coordinators=[COORDINATOR]) as h:
+        yield h
 
 
 async def test_progress_for_coordinators(desk: Harness) -> None:
@@ -102,19 +99,15 @@ async def test_long_list_of_laggards_comes_as_a_file(desk: Harness) -> None:
     assert len(messages) == 3
 
 
-async def test_english_coordinator(tmp_path: Path, double: BotApiDouble) -> None:
-    h = Harness(double, make_settings(tmp_path, double, coordinators=[COORDINATOR]), Clock())
-    await h.start()
-    try:
-        assert h.services is not None
-        await prepare(h.services.store)
-        double.user_sends(COORDINATOR, "/progress", language_code="en")
-        await h.settle()
-        summary = double.texts(COORDINATOR)[0]
-        assert "Municipalities enabled: 6" in summary
-        assert "Not started: 3 (50.0%)" in summary
-    finally:
-        await h.stop()
+async def test_english_coordinator(desk: Harness) -> None:
+    h, double = desk, desk.double
+    assert h.services is not None
+    await prepare(h.services.store)
+    double.user_sends(COORDINATOR, "/progress", language_code="en")
+    await h.settle()
+    summary = double.texts(COORDINATOR)[0]
+    assert "Municipalities enabled: 6" in summary
+    assert "Not started: 3 (50.0%)" in summary
 
 
 def _status(settings: Settings, *argv: str) -> argparse.Namespace:
