@@ -98,9 +98,11 @@ class Harness:
         await self.app.post_init(self.app)
         await self.app.start()
         await self.app.updater.start_polling(poll_interval=0.0, timeout=1)
+        self.double.settle_with = self.settle
 
     async def stop(self) -> None:
         if self.app is not None:
+            self.double.settle_with = None
             await self.app.updater.stop()
             await self.app.stop()
             await self.app.shutdown()

@@ -114,3 +114,18 @@ async def test_expect_one_new_message_counts_the_messages_since_a_mark(
     assert harness.new_messages(OFFICER, since=first) == [second]
     with pytest.raises(AssertionError, match="got 0"):
         harness.expect_one_new_message(OFFICER, since=harness.mark(OFFICER))
+
+
+async def test_the_doubles_wait_idle_is_the_harness_settle_while_a_harness_drives_it(
+    harness: Harness,
+) -> None:
+    assert harness.double.settle_with is not None
+    await harness.issue("048017")
+    harness.double.user_sends(OFFICER, "/start")
+    await harness.double.wait_idle()
+    assert "identificativo abilitante" in harness.last_text(OFFICER)
+    await harness.stop()
+    assert harness.double.settle_with is None
+    harness.double.user_sends(OFFICER, "nobody polls now")
+    with pytest.raises(AssertionError, match="condition not met"):
+        await harness.double.wait_idle(timeout=0.2)
