@@ -1256,6 +1256,13 @@ class BotApiDouble:
     def unblock_user(self, user_id: int) -> None:
         self._blocked.discard(user_id)
 
+    def set_group(self, chat_id: int, *, title: str | None = None, forum: bool = False) -> None:
+        """Make ``chat_id`` a supergroup, with topics (a forum) or without, as its admins
+        would set it up."""
+        chat = self._touch_chat(chat_id, "supergroup", None, title, forum=forum)
+        if not forum:
+            chat.pop("is_forum", None)
+
     def set_rate_limited(
         self, retry_after: int = 5, *, times: int = 1, chat_id: int | None = None
     ) -> None:

@@ -415,3 +415,13 @@ async def test_bot_helpers_against_double(double: BotApiDouble) -> None:
         photo = await bot.send_photo(USER, io.BytesIO(png_header))
         assert photo.photo[-1].width == 1280 and photo.photo[-1].height == 720
         assert double.document_bytes(double.last(USER)).startswith(b"\x89PNG")
+
+
+async def test_groups_are_set_up_with_or_without_topics(double: BotApiDouble) -> None:
+    async with double.make_bot() as bot:
+        double.set_group(GROUP, title="Assistenza", forum=True)
+        chat = await bot.get_chat(GROUP)
+        assert (chat.type, chat.title, chat.is_forum) == ("supergroup", "Assistenza", True)
+        double.set_group(GROUP)
+        chat = await bot.get_chat(GROUP)
+        assert (chat.type, chat.title, bool(chat.is_forum)) == ("supergroup", "Assistenza", False)
