@@ -74,7 +74,8 @@ async def settle(
                 f"the bot did not settle within {timeout} s ({double.idle_state()})\n"
                 f"{double.dump_requests()}"
             ) from None
-        # No await since join() returned: nothing ran in between, so both held together.
+        # Updates reach the queue only through the double, which had none left to give:
+        # if it is still idle, no handler started a request after join() returned.
         if double.idle:
             return
 
