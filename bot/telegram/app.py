@@ -252,18 +252,23 @@ def error_handler(
 
 def build_application(services: Services, *, token: str) -> App:
     root = services.settings.telegram_api_url
-    app = (
+    builder = (
         ApplicationBuilder()
         .token(token)
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
-        .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(256)
         .connection_pool_size(64)
         .post_init(_post_init(services))
         .post_shutdown(_post_shutdown(services))
-        .build()
     )
+    rate = services.settings.max_messages_per_second
+    if rate > 0:
+        # Counts every request with a chat_id (edits included); a 429 is retried.
+        limiter = AIORateLimiter(overall_max_rate=rate, overall_time_period=1, max_retries=3)
+        app: App = builder.rate_limiter(limiter).build()
+    else:
+        app = builder.build()
     for register in services.registrars:
         register(app, services)
     register_officer_handlers(app, services)
