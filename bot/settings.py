@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     central_token: SecretStr | None = None
     sync_interval: float = Field(default=30.0, gt=0)
     webhook_secret: SecretStr | None = None
+    # Cap on all Bot API calls that carry a chat_id, across all chats together
+    # (Telegram allows about 30 a second); 0 turns the limiter off, for a local
+    # Bot API server or a load test.
+    max_messages_per_second: float = Field(default=30.0, ge=0)
 
     @field_validator("operators", "coordinators", mode="before")
     @classmethod

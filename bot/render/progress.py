@@ -12,15 +12,18 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from babel.numbers import format_decimal
-from PIL import Image, ImageDraw, ImageFont
 
 from bot.render import formatting
 from bot.render.i18n import Translator
 from bot.render.presenter import escape, split_text
 from storage.coordination_store import IN_PROGRESS, NOT_STARTED, SUBMITTED, CoordinationStore
 from storage.municipalities import Municipality, MunicipalityRegistry
+
+if TYPE_CHECKING:
+    from PIL import ImageFont
 
 UNKNOWN_REGION = "?"
 LIST_MAX_MESSAGES = 5  # a longer list of laggards goes as a CSV file
@@ -221,6 +224,8 @@ def plain(html_text: str) -> str:
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    from PIL import ImageFont  # Pillow is loaded only when a chart is drawn
+
     try:
         return ImageFont.load_default(size=size)
     except (OSError, ValueError, TypeError):  # Pillow without FreeType
@@ -229,6 +234,8 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 def chart_png(report: ProgressReport, t: Translator, tz: str) -> bytes:
     """Stacked horizontal bars per region (share of enabled municipalities by stage)."""
+    from PIL import Image, ImageDraw  # Pillow is loaded only when a chart is drawn
+
     rows: list[tuple[str, Tally]] = [(t("coord.progress.col_total"), report.overall)]
     rows.extend((region, tally) for region, tally in report.regions.items())
     row_height, top, left, bar_width, right = 30, 110, 250, 600, 130

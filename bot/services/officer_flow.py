@@ -19,7 +19,6 @@ from bot.render import callbacks as cb
 from bot.render import formatting
 from bot.render.i18n import normalize_language, translator
 from bot.render.presenter import Button, Presenter, Screen, escape
-from bot.render.receipt import build_receipt
 from bot.settings import Settings
 from conversations import access_codes, engine
 from conversations import effects as fx
@@ -370,6 +369,8 @@ class OfficerFlow:
         self, presenter: Presenter, state: State, istat: str, municipality: Municipality | None,
         effect: fx.Completed,
     ) -> Document:
+        from bot.render.receipt import build_receipt  # fpdf2 only when a receipt is made
+
         name = municipality.name if municipality else istat
         pdf = build_receipt(
             presenter, engine.answers_snapshot(self.q, state), comune=name,

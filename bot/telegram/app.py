@@ -250,23 +250,25 @@ def error_handler(
     return handle
 
 
-def build_application(services: Services, *, token: str, rate_limited: bool = True) -> App:
-    """`rate_limited=False` keeps PTB's limiter (and its retries on 429) but lifts its
-    30 requests/s cap: load tests and benches measure the bot, not Telegram's cap."""
+def build_application(services: Services, *, token: str) -> App:
     root = services.settings.telegram_api_url
-    limits = {} if rate_limited else {"overall_max_rate": 0, "group_max_rate": 0}
-    app = (
+    builder = (
         ApplicationBuilder()
         .token(token)
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
-        .rate_limiter(AIORateLimiter(max_retries=3, **limits))
         .concurrent_updates(256)
         .connection_pool_size(64)
         .post_init(_post_init(services))
         .post_shutdown(_post_shutdown(services))
-        .build()
     )
+    rate = services.settings.max_messages_per_second
+    if rate > 0:
+        # Counts every request with a chat_id (edits included); a 429 is retried.
+        limiter = AIORateLimiter(overall_max_rate=rate, overall_time_period=1, max_retries=3)
+        app: App = builder.rate_limiter(limiter).build()
+    else:
+        app = builder.build()
     for register in services.registrars:
         register(app, services)
     register_officer_handlers(app, services)

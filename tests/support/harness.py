@@ -88,13 +88,12 @@ class Harness:
     services: Services | None = None
     app: Any = None
     codes: dict[str, str] = field(default_factory=dict)
-    rate_limited: bool = True  # PTB's 30 requests/s cap (off for load and fuzz tests)
     # Per chat: the highest message id when the last send/press began.
     marks: dict[int, int] = field(default_factory=dict)
 
     async def start(self) -> None:
         self.services = await open_services(self.settings, self.clock)
-        self.app = build_application(self.services, token=TOKEN, rate_limited=self.rate_limited)
+        self.app = build_application(self.services, token=TOKEN)
         await self.app.initialize()
         await self.app.post_init(self.app)
         await self.app.start()
@@ -220,12 +219,11 @@ class Harness:
 
 @asynccontextmanager
 async def running(
-    tmp_path: Path, double: BotApiDouble, *, rate_limited: bool = True, **settings: Any
+    tmp_path: Path, double: BotApiDouble, **settings: Any
 ) -> AsyncIterator[Harness]:
     """A started Harness on a database in `tmp_path`, with `settings` overriding the
     defaults of `make_settings`; stopped on the way out."""
-    h = Harness(double, make_settings(tmp_path, double, **settings), Clock(),
-                rate_limited=rate_limited)
+    h = Harness(double, make_settings(tmp_path, double, **settings), Clock())
     await h.start()
     try:
         yield h

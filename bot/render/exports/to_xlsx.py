@@ -7,9 +7,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
-
 from bot.render.exports.table import Sheet
 
 EURO = '#,##0.00 "€"'
@@ -24,6 +21,10 @@ def _sheet_title(title: str) -> str:
 
 
 def write_xlsx(sheets: list[Sheet], out: Path) -> list[Path]:
+    # openpyxl costs ~15 MiB: loaded only when a spreadsheet is written.
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
     workbook = Workbook()
     workbook.remove(workbook.active)
     for sheet in sheets:

@@ -413,7 +413,7 @@ class FuzzRun:
 async def prepared(tmp_path: Path, double: BotApiDouble) -> AsyncIterator[FuzzRun]:
     # Telegram's 30 messages/s (PTB's AIORateLimiter) would make 2,000 updates take
     # minutes; the cap only delays requests, it is not what is under test here.
-    async with running(tmp_path, double, rate_limited=False) as h:
+    async with running(tmp_path, double, max_messages_per_second=0) as h:
         watch = Watch()
         h.app.add_error_handler(watch.on_error)
         for user, istat in OFFICERS.items():
