@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import os
 import random
@@ -213,6 +214,18 @@ def issue_codes(workdir: Path, env: dict[str, str], count: int) -> list[str]:
         return [row["codice"] for row in csv.DictReader(source)]
 
 
+def python_pid(process: subprocess.Popen[bytes], profiled: bool) -> int:
+    """The bot's own pid: under py-spy, its child."""
+    if not profiled:
+        return process.pid
+    for _ in range(500):
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        if children:
+            return int(children[0])
+        time.sleep(0.01)
+    raise RuntimeError("py-spy did not start the bot")
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
@@ -294,7 +307,7 @@ def stored_answers(database: Path, codes_users: dict[int, str]) -> dict[str, set
 
 
 async def run_scenario(
-    scenario: Scenario, timeout: float, seed: int
+    scenario: Scenario, timeout: float, seed: int, profile: Path | None = None
 ) -> tuple[dict[str, Any], bool]:
     workdir = Path(tempfile.mkdtemp(prefix=f"surveybot-load-{scenario.name}-"))
     (workdir / "questionnaire.yaml").write_text(QUESTIONNAIRE, encoding="utf-8")
@@ -302,8 +315,14 @@ async def run_scenario(
     await double.start()
     env = bot_env(workdir, double.root, scenario.limiter)
     codes = issue_codes(workdir, env, scenario.officers)
-    bot = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=workdir,
+    command = [sys.executable, "-m", "bot", "run"]
+    if profile is not None:  # py-spy's collapsed stacks of the bot, for flame graphs
+        spy = str(Path(sys.executable).with_name("py-spy"))
+        command = [spy, "record", "--format", "raw", "--rate", "250", "--subprocesses",
+                   "-o", str(profile.resolve()), "--", *command]
+    bot = subprocess.Popen(command, env=env, cwd=workdir,
                            stdout=subprocess.DEVNULL, stderr=(workdir / "bot.log").open("w"))
+    pid = python_pid(bot, profile is not None)
     ok = True
     try:
         await double.wait_for(lambda: bool(double.calls("getUpdates")), timeout=30)
@@ -311,7 +330,7 @@ async def run_scenario(
         stop = asyncio.Event()
         rng = random.Random(seed)
         users = {BASE_USER + i: code for i, code in enumerate(codes)}
-        cpu_before = cpu_seconds(bot.pid)
+        cpu_before = cpu_seconds(pid)
         wall = time.perf_counter()
         tasks = [
             asyncio.create_task(officer(double, user, code, scenario.think, timeout, results,
@@ -321,16 +340,17 @@ async def run_scenario(
         if scenario.kill_after is not None:
             while results.answers < scenario.kill_after and not all(t.done() for t in tasks):
                 await asyncio.sleep(0.01)
-            bot.send_signal(signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
             stop.set()
         await asyncio.gather(*tasks)
         wall = time.perf_counter() - wall
         alive = bot.poll() is None
-        cpu = cpu_seconds(bot.pid) - cpu_before if alive else float("nan")
-        peak = peak_rss_mib(bot.pid) if alive else float("nan")
+        cpu = cpu_seconds(pid) - cpu_before if alive else float("nan")
+        peak = peak_rss_mib(pid) if alive else float("nan")
     finally:
         if bot.poll() is None:
-            bot.send_signal(signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
             try:
                 bot.wait(15)
             except subprocess.TimeoutExpired:
@@ -360,6 +380,7 @@ async def run_scenario(
         "p99 ms": round(pct(0.99), 1),
         "max ms": round(lat[-1], 1),
         "bot CPU (cores)": round(cpu / wall, 2) if cpu == cpu else None,
+        "bot CPU ms/answer": round(1000 * cpu / answers, 2) if cpu == cpu and answers else None,
         "bot peak RSS MiB": round(peak, 1) if peak == peak else None,
     }
     if scenario.kill_after is not None:
@@ -377,6 +398,7 @@ async def run_scenario(
         ok = ok and lost == 0
         figures.pop("chat calls/answer")
         figures.pop("bot CPU (cores)")
+        figures.pop("bot CPU ms/answer")
         figures.pop("bot peak RSS MiB")
     else:
         ok = ok and not results.failures
@@ -395,6 +417,7 @@ def main() -> int:
     parser.add_argument("--memory-officers", type=int, default=1000)
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", type=Path, help="record the bot with py-spy into this file")
     args = parser.parse_args()
     n = args.officers
     known = {
@@ -408,7 +431,9 @@ def main() -> int:
           f"{len(SCRIPT)} answers per officer")
     ok = True
     for name in args.scenarios:
-        figures, passed = asyncio.run(run_scenario(known[name], args.timeout, args.seed))
+        figures, passed = asyncio.run(
+            run_scenario(known[name], args.timeout, args.seed, args.profile)
+        )
         ok = ok and passed
         print("  ".join(f"{k}: {v}" for k, v in figures.items()), flush=True)
     return 0 if ok else 1

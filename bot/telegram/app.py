@@ -32,6 +32,7 @@ from bot.render.presenter import Screen
 from bot.services.officer_flow import OfficerFlow, Reply, Sender
 from bot.settings import Settings
 from bot.telegram.sender import deliver
+from bot.telegram.transport import LeanRequest
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -257,8 +258,11 @@ def build_application(services: Services, *, token: str) -> App:
         .token(token)
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
-        .concurrent_updates(256)
-        .connection_pool_size(64)
+        .request(LeanRequest(pool_size=64))
+        .get_updates_request(LeanRequest(pool_size=1))
+        # Answers of different municipalities run side by side; more than this only
+        # holds memory while they queue for the one database connection.
+        .concurrent_updates(32)
         .post_init(_post_init(services))
         .post_shutdown(_post_shutdown(services))
     )
