@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +57,13 @@ def _schema_problems(raw: object, error: ValidationError) -> list[str]:
         where = f"schema error at {path or '(top level)'}"
         if owner:
             where += f" ({owner})"
-        lines.append(f"{where}: {entry['msg']}")
+        hint = ""
+        if isinstance(entry.get("input"), bool) and any(
+            key in ("value", "previous_values") for key in entry["loc"]
+        ):
+            hint = (" (YAML reads unquoted yes/no/on/off/true/false as a boolean: "
+                    "quote the value, e.g. \"no\")")
+        lines.append(f"{where}: {entry['msg']}{hint}")
     return lines
 
 
@@ -153,7 +161,37 @@ class _Linter:
             if expression is not None:
                 self.check_references(element, expression)
         self.check_reachability()
+        self.check_map()
         return self.problems
+
+    # --- the map --------------------------------------------------------------------
+    def check_map(self) -> None:
+        spec = self.q.map
+        if spec is None:
+            return
+        target = self.by_id.get(spec.repeat)
+        if target is None or target.item is not None:
+            self.add("map", f"repeat '{spec.repeat}' is not a repeat group of the questionnaire")
+            return
+        assert target.repeat is not None
+        inside = {item.id: item for item in target.repeat.items}
+        sources = [("name", spec.name), *(("description", f.item)
+                                          for f in spec.description_fields())]
+        for key, source in spec.properties.items():
+            sources.append((f"property '{key}'", source.removeprefix("year(").rstrip(")")))
+        for what, item_id in sources:
+            if item_id not in inside:
+                self.add("map", f"{what} refers to '{item_id}', not an item of '{spec.repeat}'")
+        for key, source in spec.properties.items():
+            named = inside.get(source.removeprefix("year(").rstrip(")"))
+            if source.startswith("year(") and named is not None and named.type is not ItemType.DATE:
+                self.add("map", f"property '{key}': year() needs a date item")
+        if spec.consent is not None:
+            consent = self.by_id.get(spec.consent)
+            if consent is None or consent.item is None or consent.scope is not None:
+                self.add("map", f"consent '{spec.consent}' is not a top-level item")
+            elif consent.item.type is not ItemType.YES_NO:
+                self.add("map", f"consent '{spec.consent}' must be a yes_no item")
 
     # --- ids ------------------------------------------------------------------------
     def check_ids(self) -> None:
@@ -186,6 +224,15 @@ class _Linter:
         self.check_text("questionnaire", "title", q.title)
         self.check_text("questionnaire", "intro", q.intro)
         self.check_text("questionnaire", "privacy", q.privacy)
+        self.check_text("questionnaire", "welcome", q.welcome)
+        for number, contact in enumerate(q.contacts, start=1):
+            self.check_text("questionnaire", f"contact {number} name", contact.name)
+            self.check_text("questionnaire", f"contact {number} hours", contact.hours)
+            if not (contact.phone or contact.email):
+                self.add("questionnaire", f"contact {number} has neither phone nor email")
+        if q.map is not None:
+            for field in q.map.description_fields():
+                self.check_text("map", f"label of '{field.item}'", field.label)
         for section in q.sections:
             where = f"section {section.id}"
             self.check_text(where, "title", section.title)
@@ -203,6 +250,12 @@ class _Linter:
                 assert element.repeat is not None
                 self.check_text(element.label, "text", element.repeat.text)
                 self.check_text(element.label, "add_prompt", element.repeat.add_prompt)
+                names = element.repeat.entry_name
+                if names is not None:
+                    for language in self.q.languages:
+                        if language not in names:
+                            self.add(element.label,
+                                     f"entry_name is missing the '{language}' translation")
 
     # --- items and repeats ----------------------------------------------------------------
     def check_item(self, where: str, item: Item) -> None:
@@ -307,12 +360,39 @@ class _Linter:
                 self.check_choice_value(where, target.item, option.value)
         for name, constant in comparisons:
             target = self.by_id.get(name)
-            if target is None or target.item is None or target.item.type not in CHOICE_TYPES:
+            if target is None or target.item is None:
                 continue
             options = constant if isinstance(constant, tuple) else (constant,)
             for option in options:
-                if isinstance(option, str):
-                    self.check_choice_value(where, target.item, option)
+                self.check_comparable(where, target.item, option)
+
+    def check_comparable(self, where: str, item: Item, value: object) -> None:
+        """A condition comparing an item with a value it can never take never holds."""
+        if value is None:
+            return  # `x == null`: unanswered
+        kind = item.type
+        shown = f"'{value}'" if isinstance(value, str) else repr(value).lower()
+        if kind in CHOICE_TYPES:
+            if isinstance(value, str):
+                self.check_choice_value(where, item, value)
+            else:
+                self.add(where, f"condition compares '{item.id}' with {shown}, but its values are "
+                                "the choices' text values: it can never hold")
+        elif kind is ItemType.YES_NO:
+            if not isinstance(value, bool):
+                self.add(where, f"condition compares yes/no item '{item.id}' with {shown}, but "
+                                f"it is true or false: write `{item.id}` or `not {item.id}`")
+        elif kind in (ItemType.INTEGER, ItemType.AMOUNT):
+            if isinstance(value, bool) or not isinstance(value, int | Decimal):
+                self.add(where, f"condition compares number item '{item.id}' with {shown}, which "
+                                "is not a number: it can never hold")
+        elif kind is ItemType.DATE:
+            if not (isinstance(value, str) and _is_iso_date(value)):
+                self.add(where, f"condition compares date item '{item.id}' with {shown}; write "
+                                "dates as 'YYYY-MM-DD'")
+        elif kind is not ItemType.NOTE and not isinstance(value, str):
+            self.add(where, f"condition compares text item '{item.id}' with {shown}, which is "
+                            "not text: it can never hold")
 
     def check_choice_value(self, where: str, item: Item, value: str) -> None:
         if all(choice.value != value for choice in item.choices):
@@ -396,16 +476,24 @@ def _walk(
         selections.append((node.item, node.option))
         _walk(node.option, values, counts, selections, comparisons)
     elif isinstance(node, _Compare):
-        if node.op in ("==", "!=", "in", "not in"):
-            if isinstance(node.left, _Name) and isinstance(node.right, _Const):
-                comparisons.append((node.left.name, node.right.value))
-            elif isinstance(node.right, _Name) and isinstance(node.left, _Const):
-                comparisons.append((node.right.name, node.left.value))
+        # Any operator: a value the item can never take never compares.
+        if isinstance(node.left, _Name) and isinstance(node.right, _Const):
+            comparisons.append((node.left.name, node.right.value))
+        elif isinstance(node.right, _Name) and isinstance(node.left, _Const):
+            comparisons.append((node.right.name, node.left.value))
         _walk(node.left, values, counts, selections, comparisons)
         _walk(node.right, values, counts, selections, comparisons)
     elif isinstance(node, _Node):
         for child in _children(node):
             _walk(child, values, counts, selections, comparisons)
+
+
+def _is_iso_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _children(node: _Node) -> tuple[_Node, ...]:

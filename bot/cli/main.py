@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.settings import Settings
+from conversations.schema import shipped_questionnaire_path
 
 # Modules that add their own subcommands: each has add_commands(subparsers),
 # setting `handler(settings, args) -> int` as a default on its parsers.
@@ -46,6 +47,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that refuse a questionnaire `validate` rejects, before touching
+# Telegram or the database (preview is checked on its own file argument).
+VALIDATED_FIRST = ("run", "export")
+
+
+def questionnaire_is_sound(path: Path) -> bool:
+    """Lint the file; print the validator's lines to stderr when it is not sound."""
+    from conversations.validator import lint_file
+
+    problems = lint_file(path)
+    for problem in problems:
+        print(f"{path}: {problem}", file=sys.stderr)
+    if problems:
+        print(f"{path}: the questionnaire is not valid; fix it and check with "
+              f"`surveybot validate {path}`", file=sys.stderr)
+    return not problems
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -63,11 +82,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if problems else 0
     if args.command == "preview":
         from bot.cli.preview import run_preview
-        from conversations.schema import load_questionnaire, shipped_questionnaire_path
+        from conversations.schema import load_questionnaire
 
-        q = load_questionnaire(args.file or shipped_questionnaire_path())
-        return run_preview(q, lang=args.lang, istat=args.istat)
+        path = args.file or shipped_questionnaire_path()
+        if not questionnaire_is_sound(path):
+            return 2
+        return run_preview(load_questionnaire(path), lang=args.lang, istat=args.istat)
     settings = Settings()
+    if args.command in VALIDATED_FIRST and not questionnaire_is_sound(
+        settings.questionnaire or shipped_questionnaire_path()
+    ):
+        return 2
     handler = getattr(args, "handler", None)
     if handler is not None:
         return int(handler(settings, args))

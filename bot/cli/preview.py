@@ -123,7 +123,7 @@ def run_preview(
             if inp == "resume":
                 inp = ev.Resume()
             else:
-                print(plain(translator(lang)("help")), file=stdout)
+                print(plain(presenter.help_text()), file=stdout)
                 continue
         step = engine.advance(q, step.state, inp, now)
         if step.effects and not all(isinstance(e, fx.Rejected) for e in step.effects):

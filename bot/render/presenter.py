@@ -128,6 +128,30 @@ class Presenter:
             return formatting.integer(int(value))
         return str(value)
 
+    def welcome(self) -> str:
+        """/start: the file's title and welcome (or intro), then how answering works."""
+        parts = [self.t("welcome", title=escape(self.text(self.q.title)))]
+        own = self.q.welcome or self.q.intro
+        if own:
+            parts.append(escape(self.text(own)))
+        parts.append(escape(self.t("welcome_howto")))
+        return "\n\n".join(parts)
+
+    def help_text(self) -> str:
+        """/aiuto without an assistance group: the file's contacts."""
+        lines = [self.t("help")]
+        for contact in self.q.contacts:
+            reach = [*contact.phone, *([contact.email] if contact.email else [])]
+            line = ", ".join(reach)
+            if contact.name:
+                line = f"{self.text(contact.name)} – {line}" if line else self.text(contact.name)
+            if contact.hours:
+                line += f" ({self.t('help_hours', hours=self.text(contact.hours))})"
+            lines.append("• " + escape(line))
+        if not self.q.contacts:
+            lines.append(escape(self.t("help_no_contacts")))
+        return "\n".join(lines)
+
     def moment(self, value: str) -> str:
         return formatting.moment(value, self.q.timezone, "alle" if self.lang == "it" else "at")
 

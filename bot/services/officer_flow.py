@@ -128,7 +128,8 @@ class OfficerFlow:
         t = translator(officer.language)
         if officer.istat is not None:
             return await self.step(officer, ev.Resume())
-        reply = Reply([Screen(t("welcome")), Screen(self.privacy_text(officer.language))])
+        welcome = self.presenter(officer.language, None).welcome()
+        reply = Reply([Screen(welcome), Screen(self.privacy_text(officer.language))])
         if payload:
             login = await self.login(officer, payload)
             reply.screens.extend(login.screens)
@@ -191,9 +192,11 @@ class OfficerFlow:
         return self.help(officer.language)
 
     def help(self, lang: str) -> Reply:
-        return Reply([Screen(translator(lang)("help"))])
+        return Reply([Screen(self.presenter(lang, None).help_text())])
 
     def privacy_text(self, lang: str) -> str:
+        if not self.q.privacy:
+            return translator(lang)("privacy_default")
         return escape(self.presenter(lang, None).text(self.q.privacy))
 
     async def language_menu(self, sender: Sender) -> Reply:
