@@ -91,6 +91,7 @@ class ShowReview:
     missing: tuple[ItemRef, ...]
     status: str
     seq: int
+    flagged: frozenset[ItemRef] = frozenset()  # to look at again after an update
 
 
 @dataclass(frozen=True, slots=True)

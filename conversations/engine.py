@@ -171,7 +171,31 @@ class _Run:
             repeat = self.c.items[item.id].repeat
             ref = fx.ItemRef(item.id, repeat.id if repeat else None, cursor.entry)
             self.effects.append(fx.AnswerSaved(ref, old, new))
+        if self.s.flagged:
+            self.unflag(item.id, answers.key if self.c.items[item.id].repeat else None)
         self.changed()
+
+    def unflag(self, item_id: str, entry_key: str | None) -> None:
+        repeat = self.c.items[item_id].repeat
+        flag = item_id if repeat is None else f"{repeat.id}#{entry_key}.{item_id}"
+        self.s.flagged = [f for f in self.s.flagged if f != flag]
+
+    def flagged_refs(self) -> frozenset[fx.ItemRef]:
+        if not self.s.flagged:
+            return frozenset()
+        flags = set(self.s.flagged)
+        refs = set()
+        for slot in self.slots():
+            if slot.item is None:
+                continue
+            if slot.repeat is None:
+                flag = slot.item.id
+            else:
+                key = self.slot_answers(slot).key
+                flag = f"{slot.repeat.id}#{key}.{slot.item.id}"
+            if flag in flags:
+                refs.add(slot.ref)
+        return frozenset(refs)
 
     def after_save(self, item: Item) -> None:
         cursor = Cursor("item", item.id, self.s.cursor.entry)
@@ -312,7 +336,9 @@ class _Run:
 
     def review(self) -> fx.ShowReview:
         lines, missing = self._scan(with_lines=True)
-        return fx.ShowReview(tuple(lines), missing, self.s.status, self.s.seq)
+        return fx.ShowReview(
+            tuple(lines), missing, self.s.status, self.s.seq, self.flagged_refs()
+        )
 
 
 def _public_value(answers: AnswerSet, item_id: str) -> Any:
@@ -735,6 +761,13 @@ def progress_counts(questionnaire: Questionnaire, state: State) -> tuple[int, in
     run = _Run(questionnaire, state, datetime.min)
     askable = [slot for slot in run.slots() if slot.item is not None and slot.item.asks]
     return sum(1 for slot in askable if run.answered(slot)), len(askable)
+
+
+def missing_refs(questionnaire: Questionnaire, state: State) -> tuple[fx.ItemRef, ...]:
+    """Visible required items without an answer (and repeats short of entries)."""
+    run = _Run(questionnaire, state, datetime.min)
+    _sanitize(run)
+    return run.missing()
 
 
 def start(questionnaire: Questionnaire, now: datetime) -> Step:

@@ -99,6 +99,9 @@ class State:
     status: Status = "in_progress"
     revision: int = 0
     submitted_at: str | None = None
+    # Items a questionnaire update asks the officers to look at again
+    # ("item" or "repeat#entrykey.item"); answering one clears its flag.
+    flagged: list[str] = field(default_factory=list)
 
     def copy(self) -> State:
         return State(
@@ -118,6 +121,7 @@ class State:
             status=self.status,
             revision=self.revision,
             submitted_at=self.submitted_at,
+            flagged=list(self.flagged),
         )
 
     def answers_for(self, repeat_id: str | None, entry: int | None) -> AnswerSet:
@@ -143,6 +147,7 @@ class State:
             "status": self.status,
             "revision": self.revision,
             "submitted_at": self.submitted_at,
+            "flagged": self.flagged,
         }
 
     def split(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -178,4 +183,5 @@ class State:
             status=data.get("status", "in_progress"),
             revision=data.get("revision", 0),
             submitted_at=data.get("submitted_at"),
+            flagged=list(data.get("flagged", ())),
         )

@@ -33,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="lint a questionnaire file")
     validate.add_argument("file", type=Path)
+    validate.add_argument("--against", type=Path, metavar="OLD",
+                          help="the version in use: print what the update does to its answers")
+    validate.add_argument("--allow-reask", action="store_true",
+                          help="with --against: answers to be asked again are not an error")
 
     codes = sub.add_parser("codes", help="issue, reissue or revoke access codes")
     codes_sub = codes.add_subparsers(dest="action", required=True)
@@ -79,7 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(problem)
         if not problems:
             print(f"{args.file}: ok")
-        return 1 if problems else 0
+        if problems or args.against is None:
+            return 1 if problems else 0
+        from bot.cli.editions import compare_versions
+
+        return compare_versions(args.against, args.file, allow_reask=args.allow_reask)
     if args.command == "preview":
         from bot.cli.preview import run_preview
         from conversations.schema import load_questionnaire

@@ -152,6 +152,12 @@ class Presenter:
             lines.append(escape(self.t("help_no_contacts")))
         return "\n".join(lines)
 
+    def edition_notice(self, to_review: int) -> str:
+        """The first line after a questionnaire update."""
+        if not to_review:
+            return self.t("edition.notice_none")
+        return self.t.plural("edition.notice", "edition.notices", to_review)
+
     def moment(self, value: str) -> str:
         return formatting.moment(value, self.q.timezone, "alle" if self.lang == "it" else "at")
 
@@ -372,11 +378,10 @@ class Presenter:
             else:
                 shown = self.value(item, line.value, unknown=line.unknown, other=line.other)
             question = _shorten(self.text(item.text), 90)
-            mark = (
-                "⚠️ "
-                if fx.ItemRef(line.ref.item, line.ref.repeat, line.ref.entry) in review.missing
-                else ""
-            )
+            ref = fx.ItemRef(line.ref.item, line.ref.repeat, line.ref.entry)
+            mark = "⚠️ " if ref in review.missing else ""
+            if ref in review.flagged:
+                mark = "🔄 " + mark  # a questionnaire update asks to look at it again
             text = (
                 f"{heading}{mark}<b>{number}.</b> {escape(question)}\n"
                 f"   ➜ {escape(_shorten(shown, REVIEW_VALUE_CHARS))}"
