@@ -56,11 +56,12 @@ class ExportRecord:
         return row
 
 
-# The version a revision was submitted under is in its outbox payload; the
-# responses row only knows the current one (it may have moved on since).
+# The version a revision was submitted under is stored with it (and in its
+# outbox payload); the responses row only knows the current one.
 _SUBMITTED = """
 SELECT s.response_id, r.istat, r.questionnaire_id,
-       COALESCE(CASE WHEN json_valid(o.payload_json)
+       COALESCE(s.questionnaire_version,
+                CASE WHEN json_valid(o.payload_json)
                      THEN json_extract(o.payload_json, '$.questionnaire_version') END,
                 r.questionnaire_version),
        s.revision, s.submitted_at, s.answers_json

@@ -21,6 +21,7 @@ from typing import Any
 from bot.render import formatting
 from bot.render.exports.records import ExportRecord
 from bot.render.exports.values import CHOICE_SEPARATOR, ItalianValues, amount, shorten
+from conversations.migration import carry_snapshot
 from conversations.schema import (
     CHOICE_TYPES,
     Item,
@@ -180,10 +181,13 @@ def build_feature_collection(
     for record in records:
         if record.draft:
             continue  # never publish what was not submitted
-        if spec.consent is not None and record.answers.get(spec.consent) is not True:
+        answers = record.answers
+        if record.questionnaire_version != questionnaire.version:
+            answers = carry_snapshot(questionnaire, answers)  # today's ids and values
+        if spec.consent is not None and answers.get(spec.consent) is not True:
             without_consent += 1
             continue
-        entries = record.answers.get(spec.repeat) or []
+        entries = answers.get(spec.repeat) or []
         m = record.municipality
         if m is None or m.lat is None or m.lon is None:
             without_position += len(entries)
