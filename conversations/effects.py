@@ -18,6 +18,15 @@ class Progress(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class Computed:
+    """A `${...}` of the item's text, with its value now."""
+
+    source: str
+    value: Any
+    kind: str | None = None  # the item type whose format suits it ("amount"...)
+
+
+@dataclass(frozen=True, slots=True)
 class AskItem:
     item: str
     repeat: str | None
@@ -30,6 +39,7 @@ class AskItem:
     editing: bool = False
     can_back: bool = True
     entry_label: str | None = None
+    computed: tuple[Computed, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +69,17 @@ class AskRepeatMenu:
 @dataclass(frozen=True, slots=True)
 class AskConfirmSubmit:
     revision: int  # the revision the submission will create
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class AskConfirmWarning:
+    """A `warn_if` holds: confirm the answer or change it."""
+
+    item: str
+    repeat: str | None
+    entry: int | None
+    value: Any
     seq: int
 
 
@@ -149,7 +170,8 @@ class Notice:
 
 
 Effect = (
-    AskItem | AskOtherText | AskRepeatMenu | AskConfirmSubmit | AskConfirmRemove | ShowReview
+    AskItem | AskOtherText | AskRepeatMenu | AskConfirmSubmit | AskConfirmRemove
+    | AskConfirmWarning | ShowReview
     | MissingItems | Rejected | AnswerSaved | EntryRemoved | Resumed | Completed | Reopened
     | AlreadySubmitted | Notice
 )

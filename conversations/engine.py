@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from conversations import effects as fx
 from conversations import inputs as ev
 from conversations.answer_parsing import choice_indexes, parse_text_answer
-from conversations.layout import Compiled, Slot, compiled, needs_other_text
+from conversations.expressions import Expression
+from conversations.layout import Compiled, Slot, compiled, needs_other_text, typed, typed_value
 from conversations.parsing import InputError
 from conversations.schema import Item, ItemType, Questionnaire
 from conversations.state import AnswerSet, Cursor, State
@@ -102,6 +105,8 @@ class _Run:
             del self.s.history[:-MAX_HISTORY]
         self.s.cursor = cursor
         self.s.pending = None
+        if cursor.kind != "confirm_warning":
+            self.s.held = None
 
     def first_unanswered(self, start: int = 0) -> Cursor | None:
         slots, done = self.slots(), self.done()
@@ -197,6 +202,24 @@ class _Run:
                 refs.add(slot.ref)
         return frozenset(refs)
 
+    def give(self, item: Item, value: Any) -> None:
+        """An answer from the officer: checked, maybe held for a warning, then saved."""
+        entry = self.s.cursor.entry
+        condition = self.c.constraints.get(item.id)
+        if condition is not None and _fails(condition, self.check_context(item, value, entry)):
+            raise _Reject("constraint_failed", constraint=item.id)
+        warning = self.c.warnings.get(item.id)
+        if warning is not None and not _fails(warning, self.check_context(item, value, entry),
+                                              undecided=True):
+            self.s.held = value
+            self.move(Cursor("confirm_warning", item.id, entry))
+            return
+        self.save(item, value)
+        self.after_save(item)
+
+    def check_context(self, item: Item | None, value: Any, entry: int | None) -> _CheckContext:
+        return _CheckContext(self, item, value, entry)
+
     def after_save(self, item: Item) -> None:
         cursor = Cursor("item", item.id, self.s.cursor.entry)
         if needs_other_text(item, self.answers(cursor)):
@@ -244,8 +267,10 @@ class _Run:
     def render_prompt(self) -> None:
         s = self.s
         cursor = s.cursor
+        if cursor.kind == "confirm_warning" and s.held is None:
+            s.cursor = cursor = Cursor("item", cursor.item, cursor.entry)
         if (
-            cursor.kind in ("item", "other_text")
+            cursor.kind in ("item", "other_text", "confirm_warning")
             and self.index_of(Cursor("item", cursor.item, cursor.entry)) < 0
         ):
             # The item was hidden by an edit (or a new questionnaire version).
@@ -266,6 +291,10 @@ class _Run:
             self.effects.append(self.review())
         elif cursor.kind == "confirm_submit":
             self.effects.append(fx.AskConfirmSubmit(s.revision + 1, s.seq))
+        elif cursor.kind == "confirm_warning":
+            repeat = self.c.items[cursor.item or ""].repeat
+            self.effects.append(fx.AskConfirmWarning(
+                cursor.item or "", repeat.id if repeat else None, cursor.entry, s.held, s.seq))
         elif cursor.kind == "confirm_remove":
             repeat_id, entry = cursor.item or "", cursor.entry or 0
             label = self.entry_label(repeat_id, entry)
@@ -308,7 +337,23 @@ class _Run:
             editing=self.s.walk != "next_unanswered" or answers.has(item.id),
             can_back=bool(self.s.history),
             entry_label=label,
+            computed=self.computed(item, cursor.entry),
         )
+
+    def computed(self, item: Item, entry: int | None) -> tuple[fx.Computed, ...]:
+        """`${...}` in an item's text and help: their values now."""
+        sources = self.c.computed.get(item.id)
+        if not sources:
+            return ()
+        ctx = self.check_context(None, None, entry)
+        out = []
+        for source, expression in sources:
+            try:
+                value = expression.value(ctx)
+            except Exception:  # a foreign value in an old state must not cost the question
+                value = None
+            out.append(fx.Computed(source, value, self.c.value_kinds.get(source)))
+        return tuple(out)
 
     def entry_label(self, repeat_id: str, entry: int) -> str | None:
         repeat = self.c.repeats[repeat_id][0]
@@ -339,6 +384,87 @@ class _Run:
         return fx.ShowReview(
             tuple(lines), missing, self.s.status, self.s.seq, self.flagged_refs()
         )
+
+
+class _Undecided(Exception):
+    """A check reads an answer that is not given: it is not applied."""
+
+
+class _CheckContext:
+    """What a constraint, a warning or a computed note sees: `.` is the value
+    being given; other answers only where they are visible."""
+
+    def __init__(self, run: _Run, item: Item | None, value: Any, entry: int | None) -> None:
+        self.run = run
+        self.item = item
+        self.raw = value
+        self.entry = entry
+        self.strict = False  # raise _Undecided on an empty answer
+
+    def current(self) -> object:
+        if self.item is None:
+            return None
+        return typed(self.item, self.raw)
+
+    def today(self) -> object:
+        return self.run.now.astimezone(ZoneInfo(self.run.c.q.timezone)).date()
+
+    def value(self, item_id: str) -> object:
+        run = self.run
+        located = run.c.items.get(item_id)
+        if located is None:
+            return None
+        if located.repeat is None:
+            entry, answers = None, run.s.top
+        else:
+            entries = run.s.repeats.get(located.repeat.id, [])
+            current = run.c.items.get(self.item.id) if self.item else None
+            if self.entry is None or self.entry >= len(entries):
+                return self._empty()
+            if current is not None and current.repeat is not located.repeat:
+                return self._empty()
+            entry, answers = self.entry, entries[self.entry]
+        if run.index_of(Cursor("item", item_id, entry)) < 0:
+            return self._empty()
+        value = typed_value(located.item, answers)
+        return self._empty() if value is None else value
+
+    def _empty(self) -> object:
+        if self.strict:
+            raise _Undecided
+        return None
+
+    def count(self, repeat_id: str) -> int:
+        return len(self.run.s.repeats.get(repeat_id, ()))
+
+    def total(self, parts: tuple[str, ...]) -> object:
+        total: Any = 0
+        for part in parts:
+            if "." in part:
+                repeat_id, item_id = part.split(".", 1)
+                located = self.run.c.items.get(item_id)
+                if located is None:
+                    continue
+                values = [typed_value(located.item, entry)
+                          for entry in self.run.s.repeats.get(repeat_id, [])]
+            else:
+                values = [self.value(part)]
+            for value in values:
+                if isinstance(value, int | Decimal) and not isinstance(value, bool):
+                    total += value
+        return total
+
+
+def _fails(expression: Expression, ctx: _CheckContext, *, undecided: bool = False) -> bool:
+    """True when the expression is false with every answer it reads given;
+    `undecided` is returned when it reads an answer that is not given."""
+    ctx.strict = True
+    try:
+        return not expression.evaluate(ctx)
+    except _Undecided:
+        return undecided
+    finally:
+        ctx.strict = False
 
 
 def _public_value(answers: AnswerSet, item_id: str) -> Any:
@@ -413,22 +539,20 @@ def _on_text(run: _Run, inp: ev.TextAnswer) -> None:
         value = parse_text_answer(item, inp.text)
     except InputError as error:
         raise _Reject(error.key, **error.params) from None
-    run.save(item, value)
-    run.after_save(item)
+    run.give(item, value)
 
 
 def _choose(run: _Run, item: Item, index: int) -> None:
     if item.type is ItemType.YES_NO:
         if index not in (0, 1):
             raise _Reject("invalid_choice", options=2)
-        run.save(item, index == 0)
+        run.give(item, index == 0)
     elif item.type is ItemType.SINGLE_CHOICE:
         if not 0 <= index < len(item.choices):
             raise _Reject("invalid_choice", options=len(item.choices))
-        run.save(item, item.choices[index].value)
+        run.give(item, item.choices[index].value)
     else:
         raise _Reject("stale_button")
-    run.after_save(item)
 
 
 def _on_choose(run: _Run, inp: ev.Choose) -> None:
@@ -476,12 +600,12 @@ def _confirm_selection(run: _Run, item: Item) -> None:
         raise _Reject("select_at_least", min=max(least, 1))
     if item.max_selections is not None and len(ordered) > item.max_selections:
         raise _Reject("too_many_selections", max=item.max_selections)
+    run.s.pending = None
     if not ordered:
         run.save(item, None, skip=True)
+        run.after_save(item)
     else:
-        run.save(item, ordered)
-    run.s.pending = None
-    run.after_save(item)
+        run.give(item, ordered)
 
 
 def _on_keep(run: _Run, _: ev.Keep) -> None:
@@ -562,6 +686,14 @@ def _on_confirm(run: _Run, inp: ev.Confirm) -> None:
         s.cursor, s.history, s.walk, s.return_to = Cursor("done"), [], "next_unanswered", None
         run.effects.append(fx.Completed(s.revision, s.submitted_at))
         run.prompt = False
+    elif s.cursor.kind == "confirm_warning":
+        item = run.c.items[s.cursor.item or ""].item
+        held, s.held = s.held, None
+        s.cursor = Cursor("item", item.id, s.cursor.entry)
+        if inp.yes and held is not None:
+            run.save(item, held)
+            run.after_save(item)
+        # "Modifico": the question again, for another answer.
     elif s.cursor.kind == "confirm_remove":
         repeat_id, entry = s.cursor.item or "", s.cursor.entry or 0
         if inp.yes:

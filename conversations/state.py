@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 CursorKind = Literal[
-    "item", "other_text", "repeat_menu", "review", "confirm_submit", "confirm_remove", "done"
+    "item", "other_text", "repeat_menu", "review", "confirm_submit", "confirm_remove",
+    "confirm_warning", "done"
 ]
 Status = Literal["in_progress", "submitted"]
 
@@ -73,7 +74,7 @@ class Cursor(NamedTuple):
 
 
 # Per-officer part of the state; the rest is shared by the municipality.
-NAV_KEYS = ("cursor", "history", "pending", "walk", "return_to", "seq", "anchors")
+NAV_KEYS = ("cursor", "history", "pending", "walk", "return_to", "seq", "anchors", "held")
 
 # How the engine picks the next item after an answer.
 WalkMode = Literal["next_unanswered", "followups", "entry", "sequential"]
@@ -89,6 +90,7 @@ class State:
     closed_repeats: set[str] = field(default_factory=set)
     history: list[Cursor] = field(default_factory=list)
     pending: list[str] | None = None  # multiple-choice selection being built
+    held: Any = None  # an answer a warning asks to confirm (stored JSON form)
     walk: WalkMode = "next_unanswered"
     return_to: Cursor | None = None
     seq: int = 0  # bumped on every accepted input; buttons carry it
@@ -113,6 +115,7 @@ class State:
             closed_repeats=set(self.closed_repeats),
             history=list(self.history),
             pending=self.pending,
+            held=self.held,
             walk=self.walk,
             return_to=self.return_to,
             seq=self.seq,
@@ -139,6 +142,7 @@ class State:
             "closed_repeats": sorted(self.closed_repeats),
             "history": [c.to_json() for c in self.history],
             "pending": self.pending,
+            "held": self.held,
             "walk": self.walk,
             "return_to": self.return_to.to_json() if self.return_to else None,
             "seq": self.seq,
@@ -175,6 +179,7 @@ class State:
             closed_repeats=set(data.get("closed_repeats", ())),
             history=[Cursor.from_json(c) for c in data.get("history", ())],
             pending=data.get("pending"),
+            held=data.get("held"),
             walk=data.get("walk", "next_unanswered"),
             return_to=Cursor.from_json(data["return_to"]) if data.get("return_to") else None,
             seq=data.get("seq", 0),

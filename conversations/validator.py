@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from conversations.expressions import (
     Expression,
     ExpressionError,
+    _Arith,
     _Compare,
     _Const,
     _Count,
@@ -35,8 +36,10 @@ from conversations.expressions import (
     _Name,
     _Node,
     _Selected,
+    _Sum,
     parse_expression,
 )
+from conversations.layout import computed_sources
 from conversations.schema import CHOICE_TYPES, Item, ItemType, Questionnaire, Repeat, Text
 
 # Telegram limits an inline keyboard, and each button's callback data is at most
@@ -142,6 +145,7 @@ class _Linter:
         for element in self.elements:
             self.by_id.setdefault(element.id, element)
         self.conditions: dict[int, Expression] = {}
+        self.what = "condition"
 
     def add(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
@@ -159,10 +163,44 @@ class _Linter:
         for element in self.elements:
             expression = self.conditions.get(element.order)
             if expression is not None:
+                if expression.reads_current or expression.reads_today:
+                    self.add(element.label, "condition uses '.' or today(), which only "
+                                            "constraint and warn_if may use")
                 self.check_references(element, expression)
+            if element.item is not None:
+                self.check_checks(element, element.item)
         self.check_reachability()
         self.check_map()
         return self.problems
+
+    # --- constraint, warn_if, computed texts --------------------------------------------
+    def check_checks(self, element: _Element, item: Item) -> None:
+        where = element.label
+        for what, source, message in (("constraint", item.constraint, item.constraint_message),
+                                      ("warn_if", item.warn_if, item.warn_message)):
+            if message is not None and source is None:
+                self.add(where, f"{what} message without a {what}")
+            if source is None:
+                continue
+            if not item.asks:
+                self.add(where, f"a note cannot have a {what}")
+                continue
+            try:
+                expression = parse_expression(source)
+            except ExpressionError as error:
+                self.add(where, f"{what} {source!r} does not parse: {error}")
+                continue
+            self.check_references(element, expression, what)
+            self.check_text(where, f"{what} message", message)
+        for source in computed_sources(item):
+            try:
+                expression = parse_expression(source)
+            except ExpressionError as error:
+                self.add(where, f"computed value ${{{source}}} does not parse: {error}")
+                continue
+            if expression.reads_current:
+                self.add(where, f"computed value ${{{source}}} cannot use '.'")
+            self.check_references(element, expression, f"computed value ${{{source}}}")
 
     # --- the map --------------------------------------------------------------------
     def check_map(self) -> None:
@@ -339,13 +377,19 @@ class _Linter:
             except ExpressionError as error:
                 self.add(element.label, f"condition {source!r} does not parse: {error}")
 
-    def check_references(self, element: _Element, expression: Expression) -> None:
+    def check_references(
+        self, element: _Element, expression: Expression, what: str = "condition"
+    ) -> None:
+        self.what = what
         where = element.label
         values: set[str] = set()
         counts: set[str] = set()
         selections: list[tuple[str, _Node]] = []
         comparisons: list[tuple[str, object]] = []
-        _walk(expression._root, values, counts, selections, comparisons)
+        sums: list[str] = []
+        _walk(expression._root, values, counts, selections, comparisons, sums)
+        for part in sums:
+            self.check_sum_reference(element, part)
         for name in sorted(values):
             self.check_value_reference(element, name)
         for name in sorted(counts):
@@ -376,52 +420,72 @@ class _Linter:
             if isinstance(value, str):
                 self.check_choice_value(where, item, value)
             else:
-                self.add(where, f"condition compares '{item.id}' with {shown}, but its values are "
-                                "the choices' text values: it can never hold")
+                self.add(where, f"{self.what} compares '{item.id}' with {shown}, but its values "
+                                "are the choices' text values: it can never hold")
         elif kind is ItemType.YES_NO:
             if not isinstance(value, bool):
-                self.add(where, f"condition compares yes/no item '{item.id}' with {shown}, but "
+                self.add(where, f"{self.what} compares yes/no item '{item.id}' with {shown}, but "
                                 f"it is true or false: write `{item.id}` or `not {item.id}`")
         elif kind in (ItemType.INTEGER, ItemType.AMOUNT):
             if isinstance(value, bool) or not isinstance(value, int | Decimal):
-                self.add(where, f"condition compares number item '{item.id}' with {shown}, which "
+                self.add(where, f"{self.what} compares number item '{item.id}' with {shown}, which "
                                 "is not a number: it can never hold")
         elif kind is ItemType.DATE:
             if not (isinstance(value, str) and _is_iso_date(value)):
-                self.add(where, f"condition compares date item '{item.id}' with {shown}; write "
+                self.add(where, f"{self.what} compares date item '{item.id}' with {shown}; write "
                                 "dates as 'YYYY-MM-DD'")
         elif kind is not ItemType.NOTE and not isinstance(value, str):
-            self.add(where, f"condition compares text item '{item.id}' with {shown}, which is "
+            self.add(where, f"{self.what} compares text item '{item.id}' with {shown}, which is "
                             "not text: it can never hold")
 
     def check_choice_value(self, where: str, item: Item, value: str) -> None:
         if all(choice.value != value for choice in item.choices):
-            self.add(where, f"condition uses '{value}', which is not a choice of '{item.id}'")
+            self.add(where, f"{self.what} uses '{value}', which is not a choice of '{item.id}'")
 
     def check_value_reference(self, element: _Element, name: str) -> None:
         where = element.label
         target = self.by_id.get(name)
         if target is None:
-            self.add(where, f"condition refers to unknown item '{name}'")
+            self.add(where, f"{self.what} refers to unknown item '{name}'")
             return
         if target.item is None:
-            self.add(where, f"condition refers to repeat '{name}'; use count({name})")
+            self.add(where, f"{self.what} refers to repeat '{name}'; use count({name})")
             return
         if target.order == element.order:
-            self.add(where, "condition refers to the item itself")
+            self.add(where, f"{self.what} refers to the item itself")
             return
         if target.scope is not None and target.scope != element.scope:
             self.add(
                 where,
-                f"condition refers to item '{name}' of repeat '{target.scope}', "
+                f"{self.what} refers to item '{name}' of repeat '{target.scope}', "
                 "which has no value outside its entries",
             )
             return
         if target.order > element.order:
-            self.add(where, f"condition refers to later item '{name}'")
+            self.add(where, f"{self.what} refers to later item '{name}'")
             return
         if target.item.type is ItemType.NOTE:
-            self.add(where, f"condition refers to note '{name}', which has no answer")
+            self.add(where, f"{self.what} refers to note '{name}', which has no answer")
+
+    def check_sum_reference(self, element: _Element, part: str) -> None:
+        """sum(repeat.item) adds an item over entries of an earlier repeat group."""
+        repeat_id, _, item_id = part.rpartition(".")
+        if not repeat_id:
+            return  # a plain item: checked as a value reference
+        target = self.by_id.get(repeat_id)
+        if target is None or target.item is not None:
+            self.add(element.label, f"{self.what}: sum({part}) needs a repeat group, "
+                                    f"'{repeat_id}' is not one")
+            return
+        assert target.repeat is not None
+        inner = next((i for i in target.repeat.items if i.id == item_id), None)
+        if inner is None:
+            self.add(element.label, f"{self.what}: sum({part}): '{item_id}' is not an item of "
+                                    f"'{repeat_id}'")
+        elif inner.type not in (ItemType.INTEGER, ItemType.AMOUNT):
+            self.add(element.label, f"{self.what}: sum({part}) needs a number item")
+        elif target.order >= element.order and element.scope != repeat_id:
+            self.add(element.label, f"{self.what} refers to later repeat '{repeat_id}'")
 
     def check_count_reference(self, element: _Element, name: str) -> None:
         where = element.label
@@ -435,7 +499,7 @@ class _Linter:
         if element.scope == name:
             return  # an entry may look at how many entries its own repeat has
         if target.order >= element.order:
-            self.add(where, f"condition refers to later repeat '{name}'")
+            self.add(where, f"{self.what} refers to later repeat '{name}'")
 
     # --- reachability -----------------------------------------------------------------------
     def check_reachability(self) -> None:
@@ -463,9 +527,21 @@ def _walk(
     counts: set[str],
     selections: list[tuple[str, _Node]],
     comparisons: list[tuple[str, object]],
+    sums: list[str] | None = None,
 ) -> None:
     """Sort the ids a condition reads by how it reads them."""
-    if isinstance(node, _Name):
+    if sums is None:
+        sums = []
+    if isinstance(node, _Sum):
+        for part in node.parts:
+            if "." in part:
+                sums.append(part)
+            else:
+                values.add(part)
+    elif isinstance(node, _Arith):
+        _walk(node.left, values, counts, selections, comparisons, sums)
+        _walk(node.right, values, counts, selections, comparisons, sums)
+    elif isinstance(node, _Name):
         values.add(node.name)
     elif isinstance(node, _Count):
         counts.add(node.repeat)
@@ -474,18 +550,18 @@ def _walk(
     elif isinstance(node, _Selected):
         values.add(node.item)
         selections.append((node.item, node.option))
-        _walk(node.option, values, counts, selections, comparisons)
+        _walk(node.option, values, counts, selections, comparisons, sums)
     elif isinstance(node, _Compare):
         # Any operator: a value the item can never take never compares.
         if isinstance(node.left, _Name) and isinstance(node.right, _Const):
             comparisons.append((node.left.name, node.right.value))
         elif isinstance(node.right, _Name) and isinstance(node.left, _Const):
             comparisons.append((node.right.name, node.left.value))
-        _walk(node.left, values, counts, selections, comparisons)
-        _walk(node.right, values, counts, selections, comparisons)
+        _walk(node.left, values, counts, selections, comparisons, sums)
+        _walk(node.right, values, counts, selections, comparisons, sums)
     elif isinstance(node, _Node):
         for child in _children(node):
-            _walk(child, values, counts, selections, comparisons)
+            _walk(child, values, counts, selections, comparisons, sums)
 
 
 def _is_iso_date(text: str) -> bool:

@@ -8,6 +8,8 @@ interface text from the gettext catalogues.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from html import escape as _html_escape
 from typing import Any
 
@@ -186,6 +188,8 @@ class Presenter:
                 ]
             ]
             return [Screen(escape(t("confirm_submit")), buttons, is_prompt=True)]
+        if isinstance(effect, fx.AskConfirmWarning):
+            return [self.confirm_warning(effect)]
         if isinstance(effect, fx.AskConfirmRemove):
             label = effect.label or t("entry_untitled")
             buttons = [
@@ -219,8 +223,42 @@ class Presenter:
             return [Screen(escape(t(effect.key, **effect.params)))]
         return []  # AnswerSaved, EntryRemoved: for the audit trail only
 
+    def confirm_warning(self, ask: fx.AskConfirmWarning) -> Screen:
+        item = self.item(ask.item)
+        message = self.text(item.warn_message) if item.warn_message else self.t("warning_default")
+        shown = self.value(item, ask.value)
+        text = f"⚠️ <b>{escape(message)}</b>\n{escape(self.t('warning_value', value=shown))}"
+        buttons = [[Button(self.t("btn.confirm_warning"), cb.encode(ask.seq, "y")),
+                    Button(self.t("btn.change_answer"), cb.encode(ask.seq, "n"))]]
+        return Screen(text, buttons, is_prompt=True)
+
+    def computed(self, text: str, values: tuple[fx.Computed, ...]) -> str:
+        """`${...}` replaced by its value, in the item's own format."""
+        for value in values:
+            shown = self.t("value.empty") if value.value is None else self.formatted(value)
+            text = text.replace("${" + value.source + "}", shown)
+        return text
+
+    def formatted(self, computed: fx.Computed) -> str:
+        value, kind = computed.value, computed.kind
+        if isinstance(value, bool):
+            return self.t("value.yes") if value else self.t("value.no")
+        if kind == ItemType.AMOUNT.value and isinstance(value, int | Decimal):
+            return formatting.amount(Decimal(value))
+        if isinstance(value, date):
+            return formatting.day(value)
+        if isinstance(value, int):
+            return formatting.integer(value)
+        if isinstance(value, Decimal):
+            return formatting.decimal(value)
+        return str(value)
+
     def rejection(self, effect: fx.Rejected) -> str:
         params = dict(effect.params)
+        if effect.key == "constraint_failed" and params.get("constraint") in self._items:
+            message = self._items[params["constraint"]].constraint_message
+            if message:
+                return self.text(message)
         item_id = params.get("item")
         if isinstance(item_id, str) and item_id in self._items:
             rule = self._items[item_id].validation
@@ -264,12 +302,12 @@ class Presenter:
             if ask.entry_label:
                 heading += f" — {ask.entry_label}"
             lines.append(f"<b>{escape(_shorten(heading, 200))}</b>")
-        question = f"<b>{escape(self.text(item.text))}</b>"
+        question = f"<b>{escape(self.computed(self.text(item.text), ask.computed))}</b>"
         if not item.required and item.asks:
             question += f" <i>{escape(t('optional'))}</i>"
         lines.append(question)
         if item.help:
-            lines.append(f"<i>{escape(self.text(item.help))}</i>")
+            lines.append(f"<i>{escape(self.computed(self.text(item.help), ask.computed))}</i>")
         if ask.pending is not None:
             lines.append(escape(t("selected_so_far", value=self.value(item, list(ask.pending)))))
         elif ask.editing and (ask.current is not None or ask.current_unknown):

@@ -565,3 +565,41 @@ def test_map_must_name_items_of_its_repeat_and_a_yes_no_consent() -> None:
     assert _broken(lambda d: d.update(map={"repeat": "kind", "name": "x"})) == [
         "map: repeat 'kind' is not a repeat group of the questionnaire"
     ]
+
+
+# --- constraint, warn_if, computed texts -------------------------------------------------
+
+
+def test_checks_and_computed_texts_that_are_sound() -> None:
+    def change(data: dict[str, Any]) -> None:
+        _item(data, "total").update(
+            constraint=". >= count(things) and . <= 100",
+            constraint_message={"it": "Troppi", "en": "Too many"},
+            warn_if=". > 50", text={"it": "Totale (${count(things)})?", "en": "Total?"})
+        _item(data, "thing_name")["constraint"] = ". != name"
+
+    assert _broken(change) == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"constraint": ". <= later"}, "name: constraint refers to unknown item 'later'"),
+        ({"constraint": ". <= kind"},
+         "name: constraint refers to later item 'kind'"),
+        ({"constraint": ". >"}, "name: constraint '. >' does not parse: expected a value but "
+                                "found end of expression at column 4"),
+        ({"warn_if": ". > 3", "warn_message": {"it": "Sicuro?"}},
+         "name: warn_if message is missing the 'en' translation"),
+        ({"constraint_message": {"it": "No", "en": "No"}},
+         "name: constraint message without a constraint"),
+        ({"when": ". == 'x'"},
+         "name: condition uses '.' or today(), which only constraint and warn_if may use"),
+        ({"text": {"it": "Nome (${kind})?", "en": "Name?"}},
+         "name: computed value ${kind} refers to later item 'kind'"),
+        ({"text": {"it": "Nome (${sum(things.tags)})?", "en": "Name?"}},
+         "name: computed value ${sum(things.tags)}: sum(things.tags) needs a number item"),
+    ],
+)
+def test_unsound_checks(fields: dict[str, Any], expected: str) -> None:
+    assert expected in _broken(_set("name", **fields))

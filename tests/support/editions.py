@@ -98,3 +98,47 @@ sections:
               - {value: consulenza, label: {it: "Consulenza", en: "Counselling"}}
               - {value: laboratorio, label: {it: "Laboratorio", en: "Workshop"}}
 """
+
+# constraint, warn_if and a computed note, as an officer meets them.
+CHECKS = """
+id: funding
+version: "1"
+languages: [it, en]
+title: {it: "Finanziamenti 2030", en: "Funding 2030"}
+welcome: {it: "Rilevazione di prova.", en: "A test survey."}
+contacts:
+  - name: {it: "Ufficio prove", en: "Test office"}
+    phone: ["011 7654321"]
+    email: prove@example.it
+    hours: {it: "lun-ven 9-13", en: "Mon-Fri 9-13"}
+deadline: 2030-12-31T23:59:00+01:00
+sections:
+  - id: money
+    title: {it: "Fondi", en: "Funds"}
+    items:
+      - id: started
+        type: date
+        text: {it: "Data di inizio?", en: "Start date?"}
+        constraint: ". <= today()"
+        constraint_message: {it: "La data di inizio non può essere nel futuro.",
+                             en: "The start date cannot be in the future."}
+      - id: total
+        type: amount
+        text: {it: "Importo totale?", en: "Total amount?"}
+        warn_if: ". > 1000000"
+        warn_message: {it: "Più di 1.000.000 €: è corretto?", en: "Over €1,000,000: correct?"}
+      - id: share
+        type: amount
+        text: {it: "Di cui dal fondo nazionale?", en: "Of which from the national fund?"}
+        constraint: ". <= total"
+        constraint_message: {it: "La quota non può superare il totale.",
+                             en: "The share cannot exceed the total."}
+      - id: recap
+        type: note
+        text: {it: "Restano ${total - share} da altri fondi.",
+               en: "${total - share} come from other funds."}
+      - id: notes
+        type: text
+        required: false
+        text: {it: "Note?", en: "Notes?"}
+"""

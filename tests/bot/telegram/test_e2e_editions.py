@@ -21,7 +21,7 @@ from bot.render.exports import export
 from storage.municipalities import MunicipalityRegistry
 from tests.bot.telegram.test_e2e_officer import settle
 from tests.support.botapi_double import BotApiDouble
-from tests.support.editions import V1, V2
+from tests.support.editions import CHECKS, V1, V2
 from tests.support.harness import Clock, Harness, make_settings
 
 FIRENZE, MILANO, ROMA = "048017", "015146", "058091"
@@ -206,3 +206,54 @@ async def test_officers_carry_on_across_a_questionnaire_update(
     assert cell(FIRENZE, "contact_name") == "Anna Neri" and cell(FIRENZE, "kind") == "Comunale"
     assert cell(FIRENZE, "budget") == ""
     assert not any(h.endswith("[fax]") for h in header)
+
+
+@pytest.fixture
+async def checks(tmp_path: Path, double: BotApiDouble) -> AsyncIterator[Harness]:
+    path = tmp_path / "funding.yaml"
+    path.write_text(CHECKS, encoding="utf-8")
+    h = Harness(double, make_settings(tmp_path, double, questionnaire=path), Clock())
+
+    async def wait(timeout: float = 10.0, *, quiet: float = 0.05) -> None:
+        del quiet
+        await settle(h, timeout)
+
+    await h.start()
+    double.wait_idle = wait  # type: ignore[method-assign]
+    yield h
+    await h.stop()
+
+
+async def test_the_file_speaks_and_checks_across_items(checks: Harness) -> None:
+    h, user = checks, 2101
+    await h.send(user, "/start")
+    welcome = h.texts(user)[0]
+    assert welcome.startswith("👋 Benvenuto! Questo è il servizio per il questionario "
+                              "Finanziamenti 2030.\n\nRilevazione di prova.")
+    assert "Monitoraggio" not in welcome
+    await h.send(user, "/aiuto")
+    assert h.last_text(user).endswith(
+        "• Ufficio prove – 011 7654321, prove@example.it (orari: lun-ven 9-13)")
+    await h.send(user, await h.issue(FIRENZE))
+
+    await h.send(user, "02/07/2019")  # the clock says 1 July 2019
+    assert h.last_text(user) == "⚠️ La data di inizio non può essere nel futuro."
+    await h.send(user, "30/06/2019")
+    await h.send(user, "2.000.000")
+    assert h.last_text(user) == ("⚠️ Più di 1.000.000 €: è corretto?\n"
+                                 "Risposta data: 2.000.000,00\xa0€")
+    assert h.labels(user) == ["✅ Confermo", "✏️ Modifico"]
+    await h.press(user, "✏️ Modifico")
+    assert "Importo totale?" in h.last_text(user)
+    await h.send(user, "1.500.000")
+    await h.press(user, "✅ Confermo")
+    assert "Di cui dal fondo nazionale?" in h.last_text(user)
+    await h.send(user, "1.500.000,01")
+    assert h.last_text(user) == "⚠️ La quota non può superare il totale."
+    await h.send(user, "500.000")
+    assert "Restano 1.000.000,00\xa0€ da altri fondi." in h.last_text(user)
+    no_errors = [t for t in h.texts(user) if INTERNAL_ERROR in t]
+    assert no_errors == []
+    [(state,)] = await rows(h, "SELECT state_json FROM responses")
+    assert json.loads(state)["top"]["values"] == {
+        "started": "2019-06-30", "total": "1500000.00", "share": "500000.00"}
