@@ -15,7 +15,7 @@ from conversations.schema import shipped_questionnaire_path
 
 # Modules that add their own subcommands: each has add_commands(subparsers),
 # setting `handler(settings, args) -> int` as a default on its parsers.
-EXTENSIONS: list[str] = ["bot.cli.sync", "bot.cli.export", "bot.cli.status"]
+EXTENSIONS: list[str] = ["bot.cli.sync", "bot.cli.export", "bot.cli.status", "bot.cli.xlsform"]
 
 
 def _parser() -> argparse.ArgumentParser:
