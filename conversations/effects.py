@@ -40,6 +40,7 @@ class AskItem:
     can_back: bool = True
     entry_label: str | None = None
     computed: tuple[Computed, ...] = ()
+    offered: tuple[int, ...] | None = None  # choices a filter offers (None: all)
 
 
 @dataclass(frozen=True, slots=True)

@@ -217,6 +217,23 @@ class _Run:
         self.save(item, value)
         self.after_save(item)
 
+    def still_offered(self, item: Item, slot: Slot, value: Any) -> bool:
+        offered = self.offered(item, slot.cursor.entry)
+        if offered is None:
+            return True
+        allowed = {item.choices[i].value for i in offered}
+        chosen = value if isinstance(value, list) else [value]
+        return all(v in allowed for v in chosen)
+
+    def offered(self, item: Item, entry: int | None) -> tuple[int, ...] | None:
+        """The choices a choice filter offers now (None: every choice)."""
+        conditions = self.c.choice_conditions.get(item.id)
+        if conditions is None:
+            return None
+        ctx = self.check_context(None, None, entry)
+        return tuple(i for i, condition in enumerate(conditions)
+                     if condition is None or condition.evaluate(ctx))
+
     def check_context(self, item: Item | None, value: Any, entry: int | None) -> _CheckContext:
         return _CheckContext(self, item, value, entry)
 
@@ -248,8 +265,12 @@ class _Run:
             item_id = item.id
             given = item_id in answers.values
             unknown = item_id in answers.unknown
-            # A given answer that is not "done" lacks its "Altro, specificare" text.
-            if (item.required and not (given or unknown)) or (given and not done):
+            # A given answer that is not "done" lacks its "Altro, specificare" text;
+            # one a choice filter no longer offers must be given again.
+            if (item.required and not (given or unknown)) or (given and not done) or (
+                given and item_id in self.c.choice_conditions
+                and not self.still_offered(item, slot, answers.values[item_id])
+            ):
                 refs.append(slot.ref)
             if with_lines:
                 lines.append(
@@ -338,6 +359,7 @@ class _Run:
             can_back=bool(self.s.history),
             entry_label=label,
             computed=self.computed(item, cursor.entry),
+            offered=self.offered(item, cursor.entry),
         )
 
     def computed(self, item: Item, entry: int | None) -> tuple[fx.Computed, ...]:
@@ -525,13 +547,14 @@ def _on_text(run: _Run, inp: ev.TextAnswer) -> None:
     item = run.current_item()
     try:
         if item.type in (ItemType.SINGLE_CHOICE, ItemType.YES_NO):
-            picked = choice_indexes(item, inp.text)
+            picked = choice_indexes(item, inp.text, run.offered(item, s.cursor.entry))
             if len(picked) != 1:
                 raise _Reject("invalid_choice", options=len(item.choices) or 2)
             _choose(run, item, picked[0])
             return
         if item.type is ItemType.MULTIPLE_CHOICE:
-            s.pending = [item.choices[i].value for i in choice_indexes(item, inp.text)]
+            offered = run.offered(item, s.cursor.entry)
+            s.pending = [item.choices[i].value for i in choice_indexes(item, inp.text, offered)]
             _confirm_selection(run, item)
             return
         if item.type is ItemType.NOTE:
@@ -548,8 +571,10 @@ def _choose(run: _Run, item: Item, index: int) -> None:
             raise _Reject("invalid_choice", options=2)
         run.give(item, index == 0)
     elif item.type is ItemType.SINGLE_CHOICE:
-        if not 0 <= index < len(item.choices):
-            raise _Reject("invalid_choice", options=len(item.choices))
+        offered = run.offered(item, run.s.cursor.entry)
+        if not 0 <= index < len(item.choices) or (offered is not None and index not in offered):
+            raise _Reject("invalid_choice", options=len(item.choices if offered is None
+                                                        else offered))
         run.give(item, item.choices[index].value)
     else:
         raise _Reject("stale_button")
@@ -568,6 +593,9 @@ def _item_at_cursor(run: _Run) -> Item:
 def _on_toggle(run: _Run, inp: ev.Toggle) -> None:
     item = _item_at_cursor(run)
     if item.type is not ItemType.MULTIPLE_CHOICE or not 0 <= inp.index < len(item.choices):
+        raise _Reject("stale_button")
+    offered = run.offered(item, run.s.cursor.entry)
+    if offered is not None and inp.index not in offered:
         raise _Reject("stale_button")
     s = run.s
     if s.pending is None:
@@ -594,7 +622,9 @@ def _on_confirm_selection(run: _Run, _: ev.ConfirmSelection) -> None:
 
 def _confirm_selection(run: _Run, item: Item) -> None:
     chosen = set(run.s.pending or ())
-    ordered = [c.value for c in item.choices if c.value in chosen]
+    offered = run.offered(item, run.s.cursor.entry)
+    ordered = [c.value for i, c in enumerate(item.choices)
+               if c.value in chosen and (offered is None or i in offered)]
     least = item.min_selections if item.min_selections is not None else int(item.required)
     if len(ordered) < least:
         raise _Reject("select_at_least", min=max(least, 1))

@@ -60,12 +60,18 @@ class Compiled:
         self.warnings: dict[str, Expression] = {}
         self.computed: dict[str, list[tuple[str, Expression]]] = {}
         self.value_kinds: dict[str, str] = {}  # computed source -> the item type it shows
+        self.choice_conditions: dict[str, list[Expression | None]] = {}
         for item_id, located in self.items.items():
             item = located.item
             if item.constraint:
                 self.constraints[item_id] = parse_expression(item.constraint)
             if item.warn_if:
                 self.warnings[item_id] = parse_expression(item.warn_if)
+            if any(choice.when for choice in item.choices):
+                self.choice_conditions[item_id] = [
+                    parse_expression(choice.when) if choice.when else None
+                    for choice in item.choices
+                ]
             sources = computed_sources(item)
             if sources:
                 self.computed[item_id] = [(src, parse_expression(src)) for src in sources]

@@ -54,6 +54,8 @@ class Choice(_Model):
     other: bool = False
     # Values this choice had in earlier versions: stored answers move to this one.
     previous_values: tuple[str, ...] = ()
+    # Offered only when this holds (over earlier answers), like XLSForm's choice_filter.
+    when: str | None = None
 
 
 class Validation(_Model):

@@ -192,6 +192,19 @@ class _Linter:
                 continue
             self.check_references(element, expression, what)
             self.check_text(where, f"{what} message", message)
+        for choice in item.choices:
+            if choice.when is None:
+                continue
+            what = f"choice '{choice.value}' condition"
+            try:
+                expression = parse_expression(choice.when)
+            except ExpressionError as error:
+                self.add(where, f"{what} {choice.when!r} does not parse: {error}")
+                continue
+            if expression.reads_current or expression.reads_today:
+                self.add(where, f"{what} uses '.' or today(), which only constraint and "
+                                "warn_if may use")
+            self.check_references(element, expression, what)
         for source in computed_sources(item):
             try:
                 expression = parse_expression(source)

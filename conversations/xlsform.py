@@ -521,8 +521,13 @@ def _item(
             if row.get(key):
                 item[key] = int(float(row[key]))
         if row.get("choice_filter"):
-            warnings.append(f"{where}: choice_filter {row['choice_filter']!r} of '{name}' is "
-                            "not supported: every choice is offered")
+            whens = _choice_filter(row["choice_filter"], [r for _, r in options or []], names)
+            if whens is None:
+                warnings.append(f"{where}: choice_filter {row['choice_filter']!r} of '{name}' "
+                                "is not of the form column = ${field}: every choice is offered")
+            else:
+                for choice, when in zip(item["choices"], whens, strict=True):
+                    choice["when"] = when
     validation: dict[str, Any] = {}
     for key in ("min", "max", "min_length", "max_length"):
         value = _number(row.get(key))
@@ -552,6 +557,30 @@ def _item(
     return item
 
 
+_FILTER = re.compile(r"^\s*(?:(?P<col>[a-z_][a-z0-9_]*)\s*=\s*\$\{(?P<ref>[a-z][a-z0-9_]*)\}"
+                     r"|\$\{(?P<ref2>[a-z][a-z0-9_]*)\}\s*=\s*(?P<col2>[a-z_][a-z0-9_]*))\s*$")
+
+
+def _choice_filter(source: str, options: list[Row], names: _Names) -> list[str] | None:
+    """`region = ${region}`: each choice offered when the field equals its column."""
+    match = _FILTER.match(source)
+    if match is None:
+        return None
+    column = match.group("col") or match.group("col2")
+    ref = match.group("ref") or match.group("ref2")
+    whens = []
+    for option in options:
+        value = option.get(column, "")
+        if not value:
+            whens.append(f"empty({ref})")
+        elif ref in names.yes_no and value in ("yes", "no"):
+            whens.append(ref if value == "yes" else f"not {ref}")
+        else:
+            quoted = value.replace("\\", "\\\\").replace("'", "\\'")
+            whens.append(f"{ref} == '{quoted}'")
+    return whens
+
+
 def _choice(row: Row, languages: list[str], default: str) -> dict[str, Any]:
     choice: dict[str, Any] = {"value": row["name"],
                               "label": _text(row, "label", languages) or {default: row["name"]}}
@@ -559,6 +588,8 @@ def _choice(row: Row, languages: list[str], default: str) -> dict[str, Any]:
         choice["other"] = True
     if row.get("previous_values"):
         choice["previous_values"] = row["previous_values"].split()
+    if row.get("surveybot_when"):
+        choice["when"] = row["surveybot_when"]
     return choice
 
 
@@ -662,14 +693,41 @@ def _repeat_row(repeat: Repeat, put: Any, expression: Any) -> Row:
     return row
 
 
+_SIMPLE_WHEN = re.compile(r"^(?:(?P<ref>[a-z][a-z0-9_]*) == '(?P<value>[^'\\]*)'"
+                          r"|empty\((?P<empty>[a-z][a-z0-9_]*)\))$")
+
+
+def _simple_filter(item: Item) -> str | None:
+    """The field a choice filter compares, when every choice says `field == 'v'`."""
+    refs = set()
+    for choice in item.choices:
+        match = _SIMPLE_WHEN.match(choice.when or "")
+        if match is None:
+            return None
+        refs.add(match.group("ref") or match.group("empty"))
+    return refs.pop() if len(refs) == 1 else None
+
+
+def _filter_value(when: str) -> str:
+    match = _SIMPLE_WHEN.match(when)
+    return match.group("value") or "" if match else ""
+
+
 def _item_rows(item: Item, sheets: Sheets, put: Any, expression: Any) -> bool:
     """The item's survey row (and its choices); True when it uses the yes/no list."""
     if item.type in CHOICE_TYPES:
         kind = "select_one" if item.type is ItemType.SINGLE_CHOICE else "select_multiple"
         row: Row = {"type": f"{kind} {item.id}", "name": item.id}
+        simple = _simple_filter(item)
+        if simple is not None:
+            row["choice_filter"] = f"filter_{simple} = ${{{simple}}}"
         for choice in item.choices:
             option: Row = {"list_name": item.id, "name": choice.value}
             put(option, "label", choice.label)
+            if simple is not None and choice.when:
+                option[f"filter_{simple}"] = _filter_value(choice.when)
+            elif choice.when:
+                option["surveybot_when"] = choice.when
             if choice.other:
                 option["other"] = "yes"
             if choice.previous_values:

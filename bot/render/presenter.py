@@ -331,11 +331,14 @@ class Presenter:
             rows.extend(
                 [Button(self.text(c.label), cb.encode(seq, "c", i))]
                 for i, c in enumerate(item.choices)
+                if ask.offered is None or i in ask.offered  # a choice filter
             )
         elif item.type is ItemType.MULTIPLE_CHOICE:
             current = ask.current if isinstance(ask.current, list) else []
             chosen = set(ask.pending if ask.pending is not None else current)
             for i, choice in enumerate(item.choices):
+                if ask.offered is not None and i not in ask.offered:
+                    continue
                 mark = "✅ " if choice.value in chosen else "▫️ "
                 rows.append([Button(mark + self.text(choice.label), cb.encode(seq, "t", i))])
             rows.append([Button(t("btn.confirm"), cb.encode(seq, "ok"))])

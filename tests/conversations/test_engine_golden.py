@@ -85,6 +85,8 @@ def render(effect: fx.Effect) -> list[str]:
                 line += " no-back"
             for computed in effect.computed:
                 line += f" ${{{computed.source}}}={fmt(computed.value)}"
+            if effect.offered is not None:
+                line += f" offered={list(effect.offered)}"
             return [line]
         case fx.AskConfirmWarning():
             where = ref(fx.ItemRef(effect.item, effect.repeat, effect.entry))

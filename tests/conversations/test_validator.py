@@ -603,3 +603,12 @@ def test_checks_and_computed_texts_that_are_sound() -> None:
 )
 def test_unsound_checks(fields: dict[str, Any], expected: str) -> None:
     assert expected in _broken(_set("name", **fields))
+
+
+def test_choice_conditions_are_checked_like_item_conditions() -> None:
+    def change(data: dict[str, Any]) -> None:
+        kind = _item(data, "kind")
+        kind["choices"][0]["when"] = "name != 'x'"
+        kind["choices"][1]["when"] = "detail == 'y'"
+
+    assert _broken(change) == ["kind: choice 'b' condition refers to later item 'detail'"]

@@ -21,12 +21,19 @@ from tests.support.editions import CHECKS, V2
 DEADLINE = "2030-06-30T23:59:00+02:00"
 
 
-@pytest.mark.parametrize("source", ["shipped", "v2", "checks"])
+CASES = Path(__file__).parents[2] / "conversations" / "engine_cases"
+
+
+@pytest.mark.parametrize("source", ["shipped", "v2", "checks", "19_choice_filter",
+                                    "18_computed_notes"])
 def test_export_then_import_gives_back_the_same_questionnaire(source: str,
                                                               tmp_path: Path) -> None:
     path = shipped_questionnaire_path() if source == "shipped" else tmp_path / "q.yaml"
-    if source != "shipped":
+    if source in ("v2", "checks"):
         path.write_text(V2 if source == "v2" else CHECKS, encoding="utf-8")
+    elif source != "shipped":
+        case = yaml.safe_load((CASES / f"{source}.yaml").read_text(encoding="utf-8"))
+        path.write_text(case["questionnaire"], encoding="utf-8")
     out = io.StringIO()
     assert export_xlsform(path, tmp_path / "form.xlsx", stdout=out) == 0
     assert import_xlsform(tmp_path / "form.xlsx", tmp_path / "back.yaml", stdout=out) == 0
@@ -83,8 +90,12 @@ def hand_written(path: Path, *, settings: list[list[Any]] | None = None) -> None
          None, None],
         ["select_multiple services", "services", "Servizi?", "Services?", None, "yes", None,
          None, None, None, None, None, None],
+        ["select_one regions", "region", "Regione?", "Region?", None, None, None,
+         None, None, None, None, None, None],
         ["select_one provinces", "province", "Provincia?", "Province?", None, None, None,
          None, None, "region = ${region}", None, None, None],
+        ["select_one provinces", "province2", "Altra provincia?", "Other province?", None,
+         None, None, None, None, "string-length(${region}) > 1", None, None, None],
         ["date", "opened", "Aperto il?", "Opened on?", None, None,
          "selected(${services}, 'nido') or not(${name} = '')", ". <= today()", None, None,
          None, None, None],
@@ -102,12 +113,15 @@ def hand_written(path: Path, *, settings: list[list[Any]] | None = None) -> None
          "count(${rooms}) > 0", None, None, None, None, None, None],
     ])
     _sheet(workbook, "choices", [
-        ["list_name", "name", "label::Italiano (it)", "label::English (en)"],
-        ["yes_no", "yes", "Sì", "Yes"],
-        ["yes_no", "no", "No", "No"],
-        ["services", "nido", "Nido", "Nursery"],
-        ["services", "consulenza", "Consulenza", "Counselling"],
-        ["provinces", "fi", "Firenze", "Florence"],
+        ["list_name", "name", "label::Italiano (it)", "label::English (en)", "region"],
+        ["yes_no", "yes", "Sì", "Yes", None],
+        ["yes_no", "no", "No", "No", None],
+        ["services", "nido", "Nido", "Nursery", None],
+        ["services", "consulenza", "Consulenza", "Counselling", None],
+        ["regions", "toscana", "Toscana", "Tuscany", None],
+        ["regions", "lazio", "Lazio", "Lazio", None],
+        ["provinces", "fi", "Firenze", "Florence", "toscana"],
+        ["provinces", "rm", "Roma", "Rome", "lazio"],
     ])
     _sheet(workbook, "settings", settings or [
         ["form_title", "form_id", "version", "default_language"],
@@ -124,11 +138,12 @@ def test_a_hand_written_xlsform_converts(tmp_path: Path) -> None:
     log = out.getvalue()
     assert code == 0, log
     assert log.splitlines() == [
-        f"{tmp_path / 'form.xlsx'}: warning: survey row 7: choice_filter 'region = ${{region}}' "
-        "of 'province' is not supported: every choice is offered",
-        f"{tmp_path / 'form.xlsx'}: warning: survey row 9: type 'calculate' (double) cannot be "
+        f"{tmp_path / 'form.xlsx'}: warning: survey row 9: choice_filter 'string-length("
+        "${region}) > 1' of 'province2' is not of the form column = ${field}: every choice is "
+        "offered",
+        f"{tmp_path / 'form.xlsx'}: warning: survey row 11: type 'calculate' (double) cannot be "
         "converted: left out",
-        f"{tmp_path / 'form.xlsx'}: warning: survey row 10: relevant 'string-length(${{name}}) "
+        f"{tmp_path / 'form.xlsx'}: warning: survey row 12: relevant 'string-length(${{name}}) "
         "> 3' of 'story' cannot be converted ('string-length' has no equivalent): left out",
         f"wrote {tmp_path / 'q.yaml'}: ok (3 warnings)",
     ]
@@ -150,6 +165,10 @@ def test_a_hand_written_xlsform_converts(tmp_path: Path) -> None:
     assert [c.value for c in items["services"].choices] == ["nido", "consulenza"]
     assert items["opened"].when == "selected(services, 'nido') or not empty(name)"
     assert items["opened"].constraint == ". <= today()"
+    # A simple choice_filter: each province is offered for its region.
+    assert [(c.value, c.when) for c in items["province"].choices] == [
+        ("fi", "region == 'toscana'"), ("rm", "region == 'lazio'")]
+    assert all(c.when is None for c in items["province2"].choices)
     assert items["opened"].required is False  # XLSForm: not required unless it says so
     assert items["story"].type.value == "long_text" and items["story"].when is None
     assert rooms.id == "section_2" and rooms.title == q.title  # rows outside any group
