@@ -112,3 +112,23 @@ def _now() -> Any:
     from datetime import UTC, datetime
 
     return datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_a_renamed_repeat_keeps_its_entries_and_unknown_answers() -> None:
+    renamed = V2.replace("        id: services\n",
+                         "        id: offers\n        previous_id: services\n")
+    new = parse_questionnaire(renamed.replace(
+        "      - {id: name, type: text,",
+        "      - {id: name, type: text, allow_unknown: true,"))
+    state = State.join(v1_state("12"), None)
+    state.top.values.pop("name")
+    state.top.unknown.add("name")
+    result = migrate(OLD, new, state.split()[0])
+    after = State.join(result.state, None)
+    assert "name" in after.top.unknown  # "non so" still allowed
+    assert list(after.repeats) == ["offers"] and after.closed_repeats == {"offers"}
+    assert after.repeats["offers"][0].values == {"service_name": "Sportello",
+                                                 "service_kind": "consulenza"}
+    # The same "non so" under v2 as shipped (no allow_unknown) is asked again.
+    strict = migrate(OLD, NEW, state.split()[0])
+    assert Move("name", "reask", {"unknown": True}, None) in strict.moves
