@@ -102,7 +102,7 @@ def run_preview(
         return buttons
 
     now = datetime.now(UTC)
-    print(plain(presenter.text(q.title)), file=stdout)
+    print(plain(presenter.welcome()), file=stdout)
     step = engine.start(q, now)
     buttons = show(presenter.screens(step.effects))
     last_effects = step.effects

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosqlite
+import pytest
 
 from bot.services.editions import bring_to_version
 from conversations.schema import parse_questionnaire
@@ -142,3 +144,23 @@ async def test_versions_are_stored_once(tmp_path: Path) -> None:
     assert await editions.source("centres", "1") == V1
     assert await editions.source("centres", "9") is None
     await store.close()
+
+
+async def test_the_update_is_logged_item_by_item(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = await Store.open(tmp_path / "bot.sqlite3")
+    try:
+        await bring_to_version(store, OLD, V1, NOW)
+        await _response(store, "001", _v1(), user=11)
+        with caplog.at_level(logging.INFO, logger="bot.services.editions"):
+            await bring_to_version(store, NEW, V2, NOW)
+        lines = [record.getMessage() for record in caplog.records]
+        assert "questionnaire centres: update 1 -> 2, item by item:" in lines
+        assert "  kind: values mapped ('pubblico' -> 'comunale')" in lines
+        assert "  fax: dropped (answers stay in the history)" in lines
+        assert "response centres:001: version 1 -> 2, 2 to review" in lines
+        assert any(line.startswith("questionnaire centres: 1 responses brought to version 2")
+                   for line in lines)
+    finally:
+        await store.close()
