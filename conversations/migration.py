@@ -307,9 +307,19 @@ def migrate(old: Questionnaire | None, new: Questionnaire, shared: dict[str, Any
 
 
 def _kept_flags(state: State, new: Questionnaire) -> list[str]:
-    """Flags of an earlier update still open, for items that still exist."""
+    """Flags of an earlier update still open, for items and entries that still exist."""
     places = _places(new)
-    return [flag for flag in state.flagged if flag.rsplit(".", 1)[-1] in places]
+    keys = {(repeat_id, entry.key) for repeat_id, entries in state.repeats.items()
+            for entry in entries}
+    kept = []
+    for flag in state.flagged:
+        where, _, item_id = flag.rpartition(".")
+        if item_id not in places:
+            continue
+        if where and tuple(where.split("#", 1)) not in keys:
+            continue  # the entry was removed since
+        kept.append(flag)
+    return kept
 
 
 # --- what an update does, item by item ----------------------------------------------------

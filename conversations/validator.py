@@ -152,6 +152,7 @@ class _Linter:
 
     def run(self) -> list[str]:
         self.check_ids()
+        self.check_previous_ids()
         self.check_texts()
         for element in self.elements:
             if element.item is not None:
@@ -245,6 +246,23 @@ class _Linter:
                 self.add("map", f"consent '{spec.consent}' must be a yes_no item")
 
     # --- ids ------------------------------------------------------------------------
+    def check_previous_ids(self) -> None:
+        """previous_id names an id this version no longer has, and only once."""
+        claimed: dict[str, str] = {}
+        for element in self.elements:
+            node = element.item if element.item is not None else element.repeat
+            previous = getattr(node, "previous_id", None)
+            if previous is None:
+                continue
+            if previous in self.by_id:
+                self.add(element.label, f"previous_id '{previous}' is still an id of this "
+                                        "version")
+            elif previous in claimed:
+                self.add(element.label, f"previous_id '{previous}' is already claimed by "
+                                        f"{claimed[previous]}")
+            else:
+                claimed[previous] = element.label
+
     def check_ids(self) -> None:
         seen: dict[str, _Element] = {}
         for element in self.elements:
@@ -324,6 +342,12 @@ class _Linter:
             seen.add(choice.value)
         self.check_selections(where, item)
         self.check_validation(where, item)
+        current = {choice.value for choice in item.choices}
+        for choice in item.choices:
+            for old in choice.previous_values:
+                if old in current:
+                    self.add(where, f"choice '{choice.value}': previous value '{old}' is still "
+                                    "a choice of this item")
         if item.type is ItemType.NOTE and item.allow_unknown:
             self.add(where, "a note cannot allow a 'don't know' answer")
 

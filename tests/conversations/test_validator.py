@@ -612,3 +612,17 @@ def test_choice_conditions_are_checked_like_item_conditions() -> None:
         kind["choices"][1]["when"] = "detail == 'y'"
 
     assert _broken(change) == ["kind: choice 'b' condition refers to later item 'detail'"]
+
+
+def test_previous_ids_and_values_must_name_what_this_version_dropped() -> None:
+    def change(data: dict[str, Any]) -> None:
+        _item(data, "detail")["previous_id"] = "name"
+        _item(data, "total")["previous_id"] = "old_total"
+        _item(data, "thing_name")["previous_id"] = "old_total"
+        _item(data, "kind")["choices"][0]["previous_values"] = ["b", "old"]
+
+    assert _broken(change) == [
+        "detail: previous_id 'name' is still an id of this version",
+        "total: previous_id 'old_total' is already claimed by things.thing_name",
+        "kind: choice 'a': previous value 'b' is still a choice of this item",
+    ]
