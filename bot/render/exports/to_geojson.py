@@ -165,6 +165,7 @@ class _Features:
             "provincia": record.provincia,
             "regione": record.regione,
             "istat": record.istat,
+            "questionnaire_version": record.questionnaire_version,
         }
 
 

@@ -279,7 +279,9 @@ async def test_geojson_for_umap(store: Store, q: Questionnaire, tmp_path: Path) 
 
     centre = features[0]["properties"]
     assert set(centre) == {"name", "description", "area", "funding", "comune", "provincia",
-                           "regione", "istat", "anno_inizio", "importo"}
+                           "regione", "istat", "anno_inizio", "importo",
+                           "questionnaire_version"}
+    assert centre["questionnaire_version"] == "2019.1"
     assert centre["name"] == "Centro per le famiglie Il Melograno"
     assert (centre["comune"], centre["provincia"], centre["regione"], centre["istat"]) == (
         "Firenze", "Firenze", "Toscana", "048017")
