@@ -74,7 +74,8 @@ class Compiled:
                 ]
             sources = computed_sources(item)
             if sources:
-                self.computed[item_id] = [(src, parse_expression(src)) for src in sources]
+                self.computed[item_id] = [(src, parse_expression(src.strip()))
+                                          for src in sources]
         for pairs in self.computed.values():
             for source, _ in pairs:
                 self.value_kinds[source] = self._kind_of(source)
@@ -108,7 +109,8 @@ class Compiled:
         """The item type a computed value is shown as: that of the items it reads,
         when they all have one (`${total - share}` of two amounts is an amount)."""
         kinds = {self.items[name].item.type.value
-                 for name in parse_expression(source).references() if name in self.items}
+                 for name in parse_expression(source.strip()).references()
+                 if name in self.items}
         return kinds.pop() if len(kinds) == 1 else ""
 
     def _condition(self, element_id: str, when: str | None) -> None:
@@ -254,7 +256,8 @@ _COMPUTED = re.compile(r"\$\{([^}]{1,200})\}")
 def computed_sources(item: Item) -> list[str]:
     """The `${...}` expressions in an item's text and help, in order, once each."""
     texts = [*item.text.values(), *(item.help or {}).values()]
-    return list(dict.fromkeys(m.group(1).strip() for t in texts for m in _COMPUTED.finditer(t)))
+    # Kept as written (spaces included) so the presenter finds them in the text.
+    return list(dict.fromkeys(m.group(1) for t in texts for m in _COMPUTED.finditer(t)))
 
 
 class _Context:

@@ -208,7 +208,7 @@ class _Linter:
             self.check_references(element, expression, what)
         for source in computed_sources(item):
             try:
-                expression = parse_expression(source)
+                expression = parse_expression(source.strip())
             except ExpressionError as error:
                 self.add(where, f"computed value ${{{source}}} does not parse: {error}")
                 continue

@@ -135,7 +135,7 @@ sections:
                              en: "The share cannot exceed the total."}
       - id: recap
         type: note
-        text: {it: "Restano ${total - share} da altri fondi.",
+        text: {it: "Restano ${ total - share } da altri fondi.",
                en: "${total - share} come from other funds."}
       - id: notes
         type: text
