@@ -60,6 +60,7 @@ class _Names:
     """What the converter needs to know about items."""
 
     yes_no: set[str] = field(default_factory=set)
+    multiple: set[str] = field(default_factory=set)  # select_multiple items
     repeat_of: dict[str, str] = field(default_factory=dict)  # item -> its repeat
     repeats: set[str] = field(default_factory=set)
 
@@ -204,6 +205,12 @@ def to_xlsform_expression(source: str, names: _Names) -> str:
             i += 2
             close_nots()
             continue
+        membership = _membership(tokens, i, names)
+        if membership is not None:
+            written, i = membership
+            out.append(written)
+            close_nots()
+            continue
         if kind == "word" and text == "not" and nxt[1] == "empty":
             out.append(f"${{{tokens[i + 3][1]}}} != ''")
             i += 5
@@ -245,8 +252,6 @@ def to_xlsform_expression(source: str, names: _Names) -> str:
                 i += 6
                 continue
             raise Unconvertible(f"{text}() has no XLSForm equivalent")
-        elif kind == "word" and text in ("in",):
-            raise Unconvertible("'in [...]' has no XLSForm equivalent: use or")
         elif kind == "word":
             if text in names.yes_no and _bare(tokens, i):
                 out.append(f"${{{text}}} = 'yes'")
@@ -270,6 +275,40 @@ def to_xlsform_expression(source: str, names: _Names) -> str:
         depth_not.pop()
         out.append(")")
     return re.sub(r"\bnot \(", "not(", _join(out))
+
+
+def _membership(
+    tokens: list[tuple[str, str]], i: int, names: _Names
+) -> tuple[str, int] | None:
+    """`x in ['a', 'b']` / `x not in [...]` as XLSForm comparisons (None: not here)."""
+    kind, name = tokens[i]
+    if kind != "word" or name in ("not", "and", "or", "in"):
+        return None
+    ahead = [t[1] for t in tokens[i + 1:i + 3]]
+    negated = ahead[:2] == ["not", "in"]
+    if not (ahead[:1] == ["in"] or negated):
+        return None
+    j = i + (3 if negated else 2)
+    if j >= len(tokens) or tokens[j][1] != "[":
+        raise Unconvertible("'in' needs a list of values")
+    values: list[str] = []
+    j += 1
+    while j < len(tokens) and tokens[j][1] != "]":
+        if tokens[j][0] in ("str", "num"):
+            values.append(tokens[j][1])
+        elif tokens[j][1] != ",":
+            raise Unconvertible("'in' needs a list of plain values")
+        j += 1
+    if name in names.multiple:
+        parts = [f"selected(${{{name}}}, {v})" for v in values]
+    else:
+        parts = [f"${{{name}}} {'!=' if negated else '='} {v}" for v in values]
+    if not parts:
+        return ("false()" if not negated else "true()"), j + 1
+    if name in names.multiple and negated:
+        return "not(" + " or ".join(parts) + ")", j + 1
+    joined = (" and " if negated else " or ").join(parts)
+    return (f"({joined})" if len(parts) > 1 else joined), j + 1
 
 
 def _bare(tokens: list[tuple[str, str]], index: int) -> bool:
@@ -619,6 +658,8 @@ def to_xlsform(q: Questionnaire) -> Sheets:
             for item in inner:
                 if item.type is ItemType.YES_NO:
                     names.yes_no.add(item.id)
+                if item.type is ItemType.MULTIPLE_CHOICE:
+                    names.multiple.add(item.id)
                 if isinstance(element, Repeat):
                     names.repeat_of[item.id] = element.id
     sheets = Sheets([], [], [])

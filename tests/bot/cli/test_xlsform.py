@@ -227,6 +227,22 @@ def test_expressions_convert_both_ways(xlsform: str, ours: str) -> None:
     assert from_xlsform_expression(back, names) == ours
 
 
+@pytest.mark.parametrize(
+    ("ours", "xlsform", "back"),
+    [
+        ("kind in ['a', 'b']", "(${kind} = 'a' or ${kind} = 'b')", "(kind == 'a' or kind == 'b')"),
+        ("kind not in ['a']", "${kind} != 'a'", "kind != 'a'"),
+        ("many in ['v', 'w'] and n > 1", "(selected(${many}, 'v') or selected(${many}, 'w')) "
+         "and ${n} > 1", "(selected(many, 'v') or selected(many, 'w')) and n > 1"),
+        ("many not in ['v']", "not(selected(${many}, 'v'))", "not selected(many, 'v')"),
+    ],
+)
+def test_membership_becomes_comparisons(ours: str, xlsform: str, back: str) -> None:
+    names = _Names(multiple={"many"})
+    assert to_xlsform_expression(ours, names) == xlsform
+    assert from_xlsform_expression(xlsform, names) == back
+
+
 def test_parse_questionnaire_reads_an_imported_file(tmp_path: Path) -> None:
     hand_written(tmp_path / "form.xlsx")
     import_xlsform(tmp_path / "form.xlsx", tmp_path / "q.yaml", deadline=DEADLINE,
