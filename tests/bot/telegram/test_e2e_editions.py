@@ -19,10 +19,9 @@ import pytest
 
 from bot.render.exports import export
 from storage.municipalities import MunicipalityRegistry
-from tests.bot.telegram.test_e2e_officer import settle
 from tests.support.botapi_double import BotApiDouble
 from tests.support.editions import CHECKS, V1, V2
-from tests.support.harness import Clock, Harness, make_settings
+from tests.support.harness import Harness, running
 
 FIRENZE, MILANO, ROMA = "048017", "015146", "058091"
 SUBMITTER, RENAMER, RETYPER = 2001, 2002, 2003
@@ -33,16 +32,8 @@ INTERNAL_ERROR = "problema tecnico"
 async def editions(tmp_path: Path, double: BotApiDouble) -> AsyncIterator[Harness]:
     path = tmp_path / "questionnaire.yaml"
     path.write_text(V1, encoding="utf-8")
-    h = Harness(double, make_settings(tmp_path, double, questionnaire=path), Clock())
-
-    async def wait(timeout: float = 10.0, *, quiet: float = 0.05) -> None:
-        del quiet
-        await settle(h, timeout)
-
-    await h.start()
-    double.wait_idle = wait  # type: ignore[method-assign]
-    yield h
-    await h.stop()
+    async with running(tmp_path, double, questionnaire=path) as h:
+        yield h
 
 
 async def login(h: Harness, user: int, istat: str) -> None:
@@ -212,16 +203,8 @@ async def test_officers_carry_on_across_a_questionnaire_update(
 async def checks(tmp_path: Path, double: BotApiDouble) -> AsyncIterator[Harness]:
     path = tmp_path / "funding.yaml"
     path.write_text(CHECKS, encoding="utf-8")
-    h = Harness(double, make_settings(tmp_path, double, questionnaire=path), Clock())
-
-    async def wait(timeout: float = 10.0, *, quiet: float = 0.05) -> None:
-        del quiet
-        await settle(h, timeout)
-
-    await h.start()
-    double.wait_idle = wait  # type: ignore[method-assign]
-    yield h
-    await h.stop()
+    async with running(tmp_path, double, questionnaire=path) as h:
+        yield h
 
 
 async def test_the_file_speaks_and_checks_across_items(checks: Harness) -> None:
