@@ -98,19 +98,23 @@ class EditionStore:
             return cursor.rowcount
 
     async def take_notice(self, user_id: int, response_id: str, now: datetime) -> Notice | None:
-        """The officer's unseen update notice, marked seen (it is shown once)."""
+        """The officer's unseen update notice, marked seen (it is shown once).
+
+        Runs on every officer step: a plain read finds nothing almost always, and
+        only a notice to show costs a write."""
+        row = await self.store.fetchone(
+            "SELECT version, to_review FROM edition_notices WHERE user_id = ? AND "
+            "response_id = ? AND shown_at IS NULL ORDER BY created_at DESC LIMIT 1",
+            user_id, response_id,
+        )
+        if row is None:
+            return None
         async with self.store.transaction() as db:
-            async with db.execute(
-                "SELECT version, to_review FROM edition_notices WHERE user_id = ? AND "
-                "response_id = ? AND shown_at IS NULL ORDER BY created_at DESC LIMIT 1",
-                (user_id, response_id),
-            ) as cursor:
-                row = await cursor.fetchone()
-            if row is None:
-                return None
-            await db.execute(
+            cursor = await db.execute(
                 "UPDATE edition_notices SET shown_at = ? WHERE user_id = ? AND response_id = ? "
                 "AND shown_at IS NULL",
                 (now.isoformat(), user_id, response_id),
             )
+            if cursor.rowcount == 0:
+                return None  # shown meanwhile
         return Notice(str(row[0]), int(row[1]))
