@@ -122,12 +122,15 @@ class Presenter:
                     label = self.text(choice.label)
                     labels.append(f"{label}: {other}" if choice.other and other else label)
             return ", ".join(labels) or t("value.empty")
-        if item.type is ItemType.AMOUNT:
-            return formatting.amount(value)
-        if item.type is ItemType.DATE:
-            return formatting.day(value)
-        if item.type is ItemType.INTEGER:
-            return formatting.integer(int(value))
+        try:
+            if item.type is ItemType.AMOUNT:
+                return formatting.amount(value)
+            if item.type is ItemType.DATE:
+                return formatting.day(value)
+            if item.type is ItemType.INTEGER:
+                return formatting.integer(int(value))
+        except (TypeError, ValueError, ArithmeticError):
+            pass  # an answer from another questionnaire version: shown as it was given
         return str(value)
 
     def welcome(self) -> str:
