@@ -15,7 +15,7 @@ import yaml
 from bot.cli.main import main
 from bot.cli.xlsform import export_xlsform, import_xlsform
 from conversations.schema import load_questionnaire, parse_questionnaire, shipped_questionnaire_path
-from conversations.xlsform import _Names, from_xlsform_expression, to_xlsform_expression
+from conversations.xlsform import Names, from_xlsform_expression, to_xlsform_expression
 from tests.support.editions import CHECKS, V2
 
 DEADLINE = "2030-06-30T23:59:00+02:00"
@@ -221,7 +221,7 @@ def test_the_deadline_may_come_from_the_settings_sheet(tmp_path: Path) -> None:
     ],
 )
 def test_expressions_convert_both_ways(xlsform: str, ours: str) -> None:
-    names = _Names(yes_no={"flag"}, repeat_of={"cost": "rooms"}, repeats={"rooms"})
+    names = Names(yes_no={"flag"}, repeat_of={"cost": "rooms"}, repeats={"rooms"})
     assert from_xlsform_expression(xlsform, names) == ours
     back = to_xlsform_expression(ours, names)
     assert from_xlsform_expression(back, names) == ours
@@ -238,7 +238,7 @@ def test_expressions_convert_both_ways(xlsform: str, ours: str) -> None:
     ],
 )
 def test_membership_becomes_comparisons(ours: str, xlsform: str, back: str) -> None:
-    names = _Names(multiple={"many"})
+    names = Names(multiple={"many"})
     assert to_xlsform_expression(ours, names) == xlsform
     assert from_xlsform_expression(xlsform, names) == back
 
