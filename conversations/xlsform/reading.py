@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conversations.schema import CHOICE_TYPES, ItemType
-from conversations.xlsform.common import LANG_COLUMN, TRUE_WORDS, Row
+from conversations.xlsform.common import TRUE_WORDS, Row, column_language
 from conversations.xlsform.expressions import Names, Unconvertible, from_xlsform_expression
 
 
@@ -23,12 +23,12 @@ def _languages(rows: list[Row], settings: Row) -> tuple[list[str], str]:
     found: list[str] = []
     for row in rows:
         for column in row:
-            match = LANG_COLUMN.match(column)
-            if match and match.group("code") and match.group("code") not in found:
-                found.append(match.group("code"))
+            known = column_language(column)
+            if known and known[1] and known[1] not in found:
+                found.append(known[1])
     default = settings.get("default_language", "")
-    code = LANG_COLUMN.match(f"x::{default}") if default else None
-    default_code = code.group("code") if code and code.group("code") else (default or "")
+    code = column_language(f"x::{default}") if default else None
+    default_code = (code[1] if code else None) or ""
     if not found:
         found = [default_code if len(default_code) in (2, 3) else "it"]
     if default_code in found:
@@ -40,9 +40,9 @@ def _languages(rows: list[Row], settings: Row) -> tuple[list[str], str]:
 def _text(row: Row, base: str, languages: list[str]) -> dict[str, str] | None:
     out: dict[str, str] = {}
     for column, value in row.items():
-        match = LANG_COLUMN.match(column)
-        if match and match.group("base") == base and match.group("code") and value:
-            out[match.group("code")] = value
+        known = column_language(column)
+        if known and known[0] == base and known[1] and value:
+            out[known[1]] = value
     if row.get(base) and languages[0] not in out:
         for lang in languages:  # a plain column serves every language without its own
             out.setdefault(lang, row[base])
@@ -67,6 +67,11 @@ def from_xlsform(
     setting = settings[0] if settings else {}
     languages, default = _languages([*survey, *choices, setting], setting)
     warnings: list[str] = []
+    unknown = sorted({column for row in [*survey, *choices, setting] for column in row
+                      if (known := column_language(column)) and known[1] is None})
+    for column in unknown:
+        warnings.append(f"column {column!r}: no language code (write it like "
+                        "'label::Italiano (it)'): left out")
     lists: dict[str, list[tuple[int, Row]]] = {}
     for number, row in enumerate(choices, start=2):
         if row.get("list_name") and row.get("name"):

@@ -191,11 +191,14 @@ def test_a_form_that_does_not_validate_exits_1(tmp_path: Path,
 
 def test_the_deadline_may_come_from_the_settings_sheet(tmp_path: Path) -> None:
     hand_written(tmp_path / "form.xlsx", settings=[
-        ["form_title::Italiano (it)", "form_title::English (en)", "form_id", "deadline"],
-        ["Centri", "Centres", "centres", DEADLINE],
+        ["form_title::Italiano", "form_title::en", "form_title::Klingon", "form_id",
+         "deadline"],
+        ["Centri", "Centres", "Qapla", "centres", DEADLINE],
     ])
-    assert import_xlsform(tmp_path / "form.xlsx", tmp_path / "q.yaml",
-                          stdout=io.StringIO()) == 0
+    out = io.StringIO()
+    assert import_xlsform(tmp_path / "form.xlsx", tmp_path / "q.yaml", stdout=out) == 0
+    assert ("warning: column 'form_title::Klingon': no language code (write it like "
+            "'label::Italiano (it)'): left out") in out.getvalue()
     raw = yaml.safe_load((tmp_path / "q.yaml").read_text(encoding="utf-8"))
     assert raw["title"] == {"it": "Centri", "en": "Centres"}
     assert raw["version"] == "1"
