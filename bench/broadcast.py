@@ -31,10 +31,11 @@ from telegram import Bot
 from telegram.request import HTTPXRequest
 
 from bot.runtime import open_services
-from bot.services.broadcasts import ALL, ANNOUNCEMENT, BotTransport
+from bot.services.broadcasts import ALL, ANNOUNCEMENT
+from bot.services.coordination import CoordinationService
 from bot.settings import Settings
 from bot.telegram.app import Services
-from bot.telegram.coordinators import Coordination, coordination
+from bot.telegram.broadcast_transport import BotTransport
 from storage.municipalities import MunicipalityRegistry
 from tests.support.botapi_double import BotApiDouble
 
@@ -77,10 +78,11 @@ def settings_for(folder: Path, double: BotApiDouble) -> Settings:
     )
 
 
-async def open_bench(settings: Settings, double: BotApiDouble) -> tuple[Services, Coordination,
-                                                                        Bot]:
+async def open_bench(settings: Settings, double: BotApiDouble
+                     ) -> tuple[Services, CoordinationService, Bot]:
     services = await open_services(settings)
-    coord = coordination(services)
+    coord = services.coordination
+    assert coord is not None
     bot = Bot(TOKEN, base_url=f"{double.root}/bot",
               request=HTTPXRequest(connection_pool_size=64, pool_timeout=10.0))
     await bot.initialize()
@@ -107,7 +109,7 @@ async def add_officers(services: Services, count: int) -> None:
         )
 
 
-async def start_broadcast(coord: Coordination, text: str) -> int:
+async def start_broadcast(coord: CoordinationService, text: str) -> int:
     message_id = await coord.courier.notify(COORDINATOR, "…")
     broadcast_id = await coord.broadcasts.create(
         coordinator_id=COORDINATOR, kind=ANNOUNCEMENT, text=text, audience=ALL, region=None,

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.services.coordination import CoordinationService
 from bot.services.editions import bring_to_version
 from bot.services.officer_flow import Clock, OfficerFlow
+from bot.services.staff import StaffService
+from bot.services.staff_courier import StaffCourier
 from bot.services.sync_loop import install_sync
+from bot.services.tickets import TicketService
 from bot.settings import Settings
 from bot.telegram.app import Services
+from bot.telegram.assistance import install_assistance
 from bot.telegram.coordinators import install_coordinators
-from bot.telegram.tickets import install_tickets
 from conversations.schema import (
     Questionnaire,
     load_questionnaire,
@@ -37,12 +41,19 @@ async def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     await bring_to_version(store, questionnaire, source, clock())
     registry = MunicipalityRegistry.load()
     flow = OfficerFlow(settings, store, questionnaire, registry, clock)
-    services = Services(settings=settings, store=store, flow=flow)
+    group = settings.assistance_chat_id
+    courier = StaffCourier(store, group, None, clock)
+    services = Services(
+        settings=settings, store=store, flow=flow, staff_courier=courier,
+        staff=StaffService(settings, store, flow),
+        coordination=CoordinationService(settings, store, flow),
+        tickets=None if group is None else TicketService(settings, store, flow, courier, group),
+    )
 
     async def close_store(_: object) -> None:
         await store.close()
 
-    install_tickets(services)
+    install_assistance(services)
     install_coordinators(services)
     install_sync(services)
     services.shutdown.append(close_store)

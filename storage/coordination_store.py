@@ -12,7 +12,8 @@ from datetime import datetime
 
 import aiosqlite
 
-from storage.store import Store
+from storage.deliveries import RECIPIENTS, REMINDERS
+from storage.store import Store, write_audit
 
 PLAN_FROM_KEY = "reminders.planned_from"
 PLAN_DEADLINE_KEY = "reminders.deadline"
@@ -157,13 +158,15 @@ class CoordinationStore:
         """Plan the slots of this deadline afresh: none due before `planned_from` goes out,
         and a slot still being sent stops (its officers are told about the change anyway)."""
         async with self.store.transaction() as db:
-            for key, value in ((PLAN_FROM_KEY, planned_from), (PLAN_DEADLINE_KEY, deadline)):
-                await db.execute(
-                    "INSERT INTO settings (key, value) VALUES (?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (key, value.isoformat()),
-                )
-            await self._supersede_running(db, keep=None, now=now)
+            await self._write_plan(db, planned_from, deadline, now)
+
+    @classmethod
+    async def _write_plan(cls, db: aiosqlite.Connection, planned_from: datetime,
+                          deadline: datetime, now: datetime) -> None:
+        for key, value in ((PLAN_FROM_KEY, planned_from.isoformat()),
+                           (PLAN_DEADLINE_KEY, deadline.isoformat())):
+            await _write_setting(db, key, value)
+        await cls._supersede_running(db, keep=None, now=now)
 
     @staticmethod
     async def _supersede_running(
@@ -233,23 +236,7 @@ class CoordinationStore:
     async def mark_reminder(
         self, slot: str, user_id: int, status: str, now: datetime, detail: str | None = None
     ) -> None:
-        async with self.store.transaction() as db:
-            await db.execute(
-                "UPDATE reminders SET status = ?, detail = ?, updated_at = ? "
-                "WHERE slot = ? AND user_id = ?",
-                (status, detail, now.isoformat(), slot, user_id),
-            )
-
-    async def claim_reminder(self, slot: str, user_id: int, now: datetime) -> bool:
-        """pending -> sending, committed before the Bot API call; False if it was not
-        pending any more (superseded, or settled by someone else)."""
-        async with self.store.transaction() as db:
-            cursor = await db.execute(
-                "UPDATE reminders SET status = 'sending', updated_at = ? "
-                "WHERE slot = ? AND user_id = ? AND status = 'pending'",
-                (now.isoformat(), slot, user_id),
-            )
-            return cursor.rowcount == 1
+        await REMINDERS.settle(self.store, (slot, user_id), status, now, detail)
 
     async def close_slot_if_done(self, slot: str, now: datetime) -> bool:
         async with self.store.transaction() as db:
@@ -274,13 +261,7 @@ class CoordinationStore:
 
     async def recover_reminders(self, now: datetime) -> int:
         """After a crash: a reminder left 'sending' may have gone out; never send it again."""
-        async with self.store.transaction() as db:
-            cursor = await db.execute(
-                "UPDATE reminders SET status = 'unknown', detail = 'interrupted while sending', "
-                "updated_at = ? WHERE status = 'sending'",
-                (now.isoformat(),),
-            )
-            return cursor.rowcount
+        return len(await REMINDERS.recover(self.store, now))
 
     # --- drafts ----------------------------------------------------------------------
     async def draft(self, coordinator_id: int) -> Draft | None:
@@ -343,7 +324,6 @@ class CoordinationStore:
 
         With `from_draft`, the coordinator's draft must still be at the preview and is
         consumed in the same transaction (None if it is not: a doubled "Conferma")."""
-        stamp = now.isoformat()
         async with self.store.transaction() as db:
             if from_draft:
                 cursor = await db.execute(
@@ -352,22 +332,67 @@ class CoordinationStore:
                 )
                 if cursor.rowcount == 0:
                     return None
-            cursor = await db.execute(
-                "INSERT INTO broadcasts (coordinator_id, kind, text, audience, region, language, "
-                "total, excluded, progress_chat_id, progress_message_id, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (coordinator_id, kind, text, audience, region, language, len(recipients),
-                 excluded, progress[0] if progress else None, progress[1] if progress else None,
-                 stamp),
+            return await self._insert_broadcast(
+                db, coordinator_id=coordinator_id, kind=kind, text=text, audience=audience,
+                region=region, language=language, recipients=recipients, excluded=excluded,
+                now=now, progress=progress,
             )
-            broadcast_id = cursor.lastrowid
-            assert broadcast_id is not None
-            await db.executemany(
-                "INSERT OR IGNORE INTO broadcast_recipients (broadcast_id, user_id, istat, "
-                "language, updated_at) VALUES (?, ?, ?, ?, ?)",
-                [(broadcast_id, r.user_id, r.istat, r.language, stamp) for r in recipients],
-            )
+
+    @staticmethod
+    async def _insert_broadcast(
+        db: aiosqlite.Connection, *, coordinator_id: int, kind: str, text: str, audience: str,
+        region: str | None, language: str, recipients: Sequence[Recipient], excluded: int,
+        now: datetime, progress: tuple[int, int] | None = None,
+    ) -> int:
+        stamp = now.isoformat()
+        cursor = await db.execute(
+            "INSERT INTO broadcasts (coordinator_id, kind, text, audience, region, language, "
+            "total, excluded, progress_chat_id, progress_message_id, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (coordinator_id, kind, text, audience, region, language, len(recipients),
+             excluded, progress[0] if progress else None, progress[1] if progress else None,
+             stamp),
+        )
+        broadcast_id = cursor.lastrowid
+        assert broadcast_id is not None
+        await db.executemany(
+            "INSERT OR IGNORE INTO broadcast_recipients (broadcast_id, user_id, istat, "
+            "language, updated_at) VALUES (?, ?, ?, ?, ?)",
+            [(broadcast_id, r.user_id, r.istat, r.language, stamp) for r in recipients],
+        )
+        await write_audit(
+            db, coordinator_id, "broadcast.create", str(broadcast_id),
+            {"kind": kind, "audience": audience, "region": region,
+             "recipients": len(recipients), "excluded_unreachable": excluded}, now,
+        )
         return int(broadcast_id)
+
+    async def extend_deadline(
+        self,
+        *,
+        coordinator_id: int,
+        setting_key: str,
+        old: datetime,
+        new: datetime,
+        language: str,
+        audience: str,
+        recipients: Sequence[Recipient],
+        excluded: int,
+        now: datetime,
+    ) -> int:
+        """A /proroga in one transaction: the deadline, a fresh reminder plan, the
+        broadcast that tells the officers (with its recipients) and both audit rows.
+        Returns the broadcast's id."""
+        async with self.store.transaction() as db:
+            await _write_setting(db, setting_key, new.isoformat())
+            await self._write_plan(db, now, new, now)
+            await write_audit(db, coordinator_id, "deadline.extend", None,
+                              {"old": old.isoformat(), "new": new.isoformat()}, now)
+            return await self._insert_broadcast(
+                db, coordinator_id=coordinator_id, kind="extension", text=new.isoformat(),
+                audience=audience, region=None, language=language, recipients=recipients,
+                excluded=excluded, now=now,
+            )
 
     async def set_progress_message(self, broadcast_id: int, chat_id: int, message_id: int) -> None:
         async with self.store.transaction() as db:
@@ -400,16 +425,12 @@ class CoordinationStore:
     async def recover_broadcasts(self, now: datetime) -> int:
         """After a crash: recipients left 'sending' may have received the message, and
         Telegram cannot tell; they become 'unknown' and are never sent to again."""
+        ambiguous = await RECIPIENTS.recover(self.store, now)
         async with self.store.transaction() as db:
-            cursor = await db.execute(
-                "UPDATE broadcast_recipients SET status = 'unknown', "
-                "error = 'interrupted while sending', updated_at = ? WHERE status = 'sending'",
-                (now.isoformat(),),
-            )
             await db.execute(
                 "UPDATE broadcasts SET restarts = restarts + 1 WHERE status = 'sending'"
             )
-            return cursor.rowcount
+        return len(ambiguous)
 
     async def pending_recipients(self, broadcast_id: int) -> list[Recipient]:
         rows = await self.store.fetchall(
@@ -423,24 +444,7 @@ class CoordinationStore:
         self, broadcast_id: int, user_id: int, status: str, now: datetime,
         error: str | None = None,
     ) -> None:
-        async with self.store.transaction() as db:
-            await db.execute(
-                "UPDATE broadcast_recipients SET status = ?, error = ?, updated_at = ? "
-                "WHERE broadcast_id = ? AND user_id = ?",
-                (status, error, now.isoformat(), broadcast_id, user_id),
-            )
-
-    async def claim_recipient(self, broadcast_id: int, user_id: int, now: datetime) -> bool:
-        """pending -> sending, committed right before the Bot API call; False if the
-        recipient was not pending (then nothing may be sent)."""
-        async with self.store.transaction() as db:
-            cursor = await db.execute(
-                "UPDATE broadcast_recipients SET status = 'sending', updated_at = ?, "
-                "attempts = attempts + 1 WHERE broadcast_id = ? AND user_id = ? "
-                "AND status = 'pending'",
-                (now.isoformat(), broadcast_id, user_id),
-            )
-            return cursor.rowcount == 1
+        await RECIPIENTS.settle(self.store, (broadcast_id, user_id), status, now, error)
 
     async def recipient_counts(self, broadcast_id: int) -> dict[str, int]:
         rows = await self.store.fetchall(
@@ -469,3 +473,11 @@ class CoordinationStore:
                 "UPDATE broadcasts SET status = 'done', finished_at = ? WHERE id = ?",
                 (now.isoformat(), broadcast_id),
             )
+
+
+async def _write_setting(db: aiosqlite.Connection, key: str, value: str) -> None:
+    await db.execute(
+        "INSERT INTO settings (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )

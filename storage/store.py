@@ -370,8 +370,15 @@ class Store:
         self, actor_id: int, action: str, target: str | None, details: dict[str, Any], now: datetime
     ) -> None:
         async with self.transaction() as db:
-            await db.execute(
-                "INSERT INTO audit_log (actor_id, action, target, details, at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (actor_id, action, target, _json(details), now.isoformat()),
-            )
+            await write_audit(db, actor_id, action, target, details, now)
+
+
+async def write_audit(
+    db: aiosqlite.Connection, actor_id: int, action: str, target: str | None,
+    details: dict[str, Any], now: datetime,
+) -> None:
+    """One audit row, inside the caller's transaction (with what it records)."""
+    await db.execute(
+        "INSERT INTO audit_log (actor_id, action, target, details, at) VALUES (?, ?, ?, ?, ?)",
+        (actor_id, action, target, _json(details), now.isoformat()),
+    )

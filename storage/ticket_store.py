@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import aiosqlite
+
 from storage.store import Store
 
 
@@ -41,22 +43,22 @@ def _ticket(row: Any) -> Ticket:
 
 
 class TicketStore:
+    """Reads, and writes that take the caller's transaction (`db`), so that a ticket,
+    its messages, the outbox rows and the audit row of one step commit together."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def create(self, user_id: int, istat: str | None, context: dict[str, Any],
-                     now: datetime) -> Ticket:
-        async with self.store.transaction() as db:
-            cursor = await db.execute(
-                "INSERT INTO tickets (user_id, istat, created_at, context_json) "
-                "VALUES (?, ?, ?, ?)",
-                (user_id, istat, now.isoformat(), json.dumps(context, ensure_ascii=False)),
-            )
-            ticket_id = cursor.lastrowid
-            await db.execute("DELETE FROM help_requests_pending WHERE user_id = ?", (user_id,))
-        ticket = await self.get(int(ticket_id or 0))
-        assert ticket is not None
-        return ticket
+    @staticmethod
+    async def insert(db: aiosqlite.Connection, user_id: int, istat: str | None,
+                     context: dict[str, Any], now: datetime) -> int:
+        cursor = await db.execute(
+            "INSERT INTO tickets (user_id, istat, created_at, context_json) VALUES (?, ?, ?, ?)",
+            (user_id, istat, now.isoformat(), json.dumps(context, ensure_ascii=False)),
+        )
+        await db.execute("DELETE FROM help_requests_pending WHERE user_id = ?", (user_id,))
+        assert cursor.lastrowid is not None
+        return int(cursor.lastrowid)
 
     async def get(self, ticket_id: int) -> Ticket | None:
         row = await self.store.fetchone(f"SELECT {_COLUMNS} FROM tickets WHERE id = ?", ticket_id)
@@ -93,48 +95,58 @@ class TicketStore:
         )
         return _ticket(row) if row else None
 
-    async def set_placement(self, ticket_id: int, thread_id: int | None, card_id: int) -> None:
+    async def set_thread(self, ticket_id: int, thread_id: int) -> None:
         async with self.store.transaction() as db:
             await db.execute(
-                "UPDATE tickets SET thread_id = ?, card_message_id = ? WHERE id = ?",
-                (thread_id, card_id, ticket_id),
+                "UPDATE tickets SET thread_id = ? WHERE id = ?", (thread_id, ticket_id)
             )
 
+    @staticmethod
     async def add_message(
-        self, ticket_id: int, direction: str, author_id: int, text: str | None,
-        officer_message_id: int | None, group_message_id: int | None, now: datetime,
-    ) -> None:
-        async with self.store.transaction() as db:
+        db: aiosqlite.Connection, ticket_id: int, direction: str, author_id: int,
+        text: str | None, officer_message_id: int | None, group_message_id: int | None,
+        now: datetime,
+    ) -> int:
+        """One message of the ticket; where it shows on the other side is filled in when
+        its outbox row is delivered."""
+        cursor = await db.execute(
+            "INSERT INTO ticket_messages (ticket_id, direction, author_id, text, "
+            "officer_message_id, group_message_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (ticket_id, direction, author_id, text, officer_message_id, group_message_id,
+             now.isoformat()),
+        )
+        if direction == "officer":  # the request is made: the next message is an answer
             await db.execute(
-                "INSERT INTO ticket_messages (ticket_id, direction, author_id, text, "
-                "officer_message_id, group_message_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (ticket_id, direction, author_id, text, officer_message_id, group_message_id,
-                 now.isoformat()),
+                "DELETE FROM help_requests_pending WHERE user_id = ?", (author_id,)
             )
-            if direction == "operator":
-                # The first operator reply starts the clock's stop and takes the ticket.
-                await db.execute(
-                    "UPDATE tickets SET first_reply_at = COALESCE(first_reply_at, ?), "
-                    "taken_by = COALESCE(taken_by, ?), taken_at = COALESCE(taken_at, ?) "
-                    "WHERE id = ?",
-                    (now.isoformat(), author_id, now.isoformat(), ticket_id),
-                )
-
-    async def take(self, ticket_id: int, operator_id: int, name: str, now: datetime) -> None:
-        async with self.store.transaction() as db:
+        else:
+            # The first operator reply stops the clock and takes the ticket.
             await db.execute(
-                "UPDATE tickets SET taken_by = ?, taken_by_name = ?, taken_at = ? WHERE id = ?",
-                (operator_id, name, now.isoformat(), ticket_id),
+                "UPDATE tickets SET first_reply_at = COALESCE(first_reply_at, ?), "
+                "taken_by = COALESCE(taken_by, ?), taken_at = COALESCE(taken_at, ?) "
+                "WHERE id = ?",
+                (now.isoformat(), author_id, now.isoformat(), ticket_id),
             )
+        assert cursor.lastrowid is not None
+        return int(cursor.lastrowid)
 
-    async def close(self, ticket_id: int, operator_id: int, now: datetime) -> bool:
-        async with self.store.transaction() as db:
-            cursor = await db.execute(
-                "UPDATE tickets SET status = 'closed', closed_at = ?, closed_by = ? "
-                "WHERE id = ? AND status = 'open'",
-                (now.isoformat(), operator_id, ticket_id),
-            )
-            return cursor.rowcount > 0
+    @staticmethod
+    async def take(db: aiosqlite.Connection, ticket_id: int, operator_id: int, name: str,
+                   now: datetime) -> None:
+        await db.execute(
+            "UPDATE tickets SET taken_by = ?, taken_by_name = ?, taken_at = ? WHERE id = ?",
+            (operator_id, name, now.isoformat(), ticket_id),
+        )
+
+    @staticmethod
+    async def close(db: aiosqlite.Connection, ticket_id: int, operator_id: int,
+                    now: datetime) -> bool:
+        cursor = await db.execute(
+            "UPDATE tickets SET status = 'closed', closed_at = ?, closed_by = ? "
+            "WHERE id = ? AND status = 'open'",
+            (now.isoformat(), operator_id, ticket_id),
+        )
+        return cursor.rowcount > 0
 
     async def open_tickets(self) -> list[Ticket]:
         rows = await self.store.fetchall(

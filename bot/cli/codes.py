@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from bot.services.codes import issue_code
 from bot.settings import Settings
-from conversations import access_codes
 from storage.municipalities import MunicipalityRegistry
 from storage.store import Store
 
@@ -26,14 +26,6 @@ def read_istat_column(path: Path) -> list[str]:
         if reader.fieldnames is None or "istat" not in reader.fieldnames:
             raise SystemExit(f"error: {path} has no 'istat' column")
         return [row["istat"].strip() for row in reader if row["istat"].strip()]
-
-
-async def issue_code(store: Store, settings: Settings, istat: str, actor: str) -> str:
-    """Create (or replace) the municipality's code; returns it for dictation."""
-    code = access_codes.generate()
-    secret = settings.code_secret.get_secret_value().encode()
-    await store.issue_code(istat, access_codes.code_hash(secret, code), actor, datetime.now(UTC))
-    return code
 
 
 async def run_codes(settings: Settings, args: argparse.Namespace) -> int:
@@ -69,7 +61,8 @@ async def run_codes(settings: Settings, args: argparse.Namespace) -> int:
                         file=sys.stderr,
                     )
                     continue
-                new = await issue_code(store, settings, municipality.istat, "cli")
+                new = await issue_code(store, settings, municipality.istat, "cli",
+                                       datetime.now(UTC))
                 writer.writerow([municipality.istat, municipality.name, new])
         finally:
             if args.out:

@@ -8,8 +8,6 @@ Reads standard input, so it can be scripted.
 
 from __future__ import annotations
 
-import html
-import re
 import sys
 from datetime import UTC, datetime
 from typing import TextIO
@@ -17,6 +15,7 @@ from typing import TextIO
 from bot.render import callbacks as cb
 from bot.render.i18n import translator
 from bot.render.presenter import Presenter, Screen
+from bot.render.text import plain
 from conversations import effects as fx
 from conversations import engine
 from conversations import inputs as ev
@@ -45,13 +44,6 @@ WORDS: dict[str, ev.Input] = {
     "ok": ev.ConfirmSelection(),
     "confirm": ev.ConfirmSelection(),
 }
-_TAG = re.compile(r"<[^>]+>")
-
-
-def plain(text: str) -> str:
-    return html.unescape(_TAG.sub("", text))
-
-
 def _takes_text(effects: tuple[fx.Effect, ...], q: Questionnaire) -> bool:
     """Whether the current prompt expects typed text (then numbers are answers)."""
     items = {

@@ -86,3 +86,33 @@ def _decode(data: str) -> ev.Input | str | None:
 
 def bot_action(name: str) -> str:
     return f"x:{name}"
+
+
+# --- staff buttons: `<prefix>:<op>[:<arg>...]` -------------------------------------------
+# Ticket cards (`tk:take:12`) and the coordinators' dialogues (`co:a:all`) carry no
+# seq: their state lives in their own rows, which each press checks.
+TICKET = "tk"
+COORDINATOR = "co"
+_STAFF_PART = re.compile(r"^[A-Za-z0-9_]{1,32}$")
+
+
+def staff(prefix: str, op: str, *args: object) -> str:
+    data = ":".join([prefix, op, *(str(a) for a in args)])
+    if len(data.encode()) > MAX_BYTES or not all(_STAFF_PART.match(p) for p in data.split(":")):
+        raise ValueError(f"bad staff button data: {data!r}")
+    return data
+
+
+def decode_staff(prefix: str, data: str) -> tuple[str, ...] | None:
+    """(op, *args) of a staff button with that prefix; None when it does not decode."""
+    if len(data.encode()) > MAX_BYTES:
+        return None
+    parts = data.split(":")
+    if len(parts) < 2 or parts[0] != prefix or not all(_STAFF_PART.match(p) for p in parts[1:]):
+        return None
+    return tuple(parts[1:])
+
+
+def staff_pattern(prefix: str) -> str:
+    """The regular expression a handler routes this prefix's presses with."""
+    return rf"^{prefix}:"

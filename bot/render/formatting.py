@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_time
 from babel.numbers import format_currency, format_decimal
 
+from bot.render.i18n import Translator
+
 LOCALE = "it_IT"
 
 
@@ -30,9 +32,9 @@ def day(value: date | str) -> str:
     return format_date(value, "dd/MM/yyyy", locale=LOCALE)
 
 
-def moment(value: datetime | str, tz: str, connector: str = "alle") -> str:
-    """'31/07/2019 alle 23:59' in the given time zone."""
+def moment(value: datetime | str, tz: str, t: Translator) -> str:
+    """'31/07/2019 alle 23:59' in the given time zone (the connector from the catalogue)."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     local = value.astimezone(ZoneInfo(tz))
-    return f"{day(local.date())} {connector} {format_time(local, 'HH:mm', locale=LOCALE)}"
+    return t("datetime", date=day(local.date()), time=format_time(local, "HH:mm", locale=LOCALE))

@@ -16,6 +16,7 @@ from typing import Any
 from bot.render import callbacks as cb
 from bot.render import formatting
 from bot.render.i18n import Translator
+from bot.render.text import shorten as _shorten  # the one shortening helper
 from conversations import effects as fx
 from conversations.schema import CHOICE_TYPES, Item, ItemType, Questionnaire, text_for
 
@@ -65,10 +66,6 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
 def escape(text: str) -> str:
     """HTML-escape for Telegram (apostrophes stay readable)."""
     return _html_escape(text, quote=False)
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 class Presenter:
@@ -164,7 +161,7 @@ class Presenter:
         return self.t.plural("edition.notice", "edition.notices", to_review)
 
     def moment(self, value: str) -> str:
-        return formatting.moment(value, self.q.timezone, "alle" if self.lang == "it" else "at")
+        return formatting.moment(value, self.q.timezone, self.t)
 
     # --- effects ------------------------------------------------------------
     def screens(self, effects: tuple[fx.Effect, ...]) -> list[Screen]:

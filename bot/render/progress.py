@@ -19,6 +19,7 @@ from babel.numbers import format_decimal
 from bot.render import formatting
 from bot.render.i18n import Translator
 from bot.render.presenter import escape, split_text
+from bot.render.text import plain
 from storage.coordination_store import IN_PROGRESS, NOT_STARTED, SUBMITTED, CoordinationStore
 from storage.municipalities import Municipality, MunicipalityRegistry
 
@@ -94,7 +95,7 @@ def _number(value: int, t: Translator) -> str:
 
 
 def _when(report: ProgressReport, t: Translator, tz: str) -> str:
-    return formatting.moment(report.at, tz, "alle" if t.lang == "it" else "at")
+    return formatting.moment(report.at, tz, t)
 
 
 def _stage_label(stage: str, t: Translator) -> str:
@@ -215,12 +216,6 @@ def terminal_text(report: ProgressReport, t: Translator, tz: str, *, with_list: 
                 out.extend(f"  {m.istat}  {_name(m)}" for m in municipalities)
             out.extend(f"  {istat}" for istat in report.unknown_istat)
     return "\n".join(out)
-
-
-def plain(html_text: str) -> str:
-    for tag in ("<b>", "</b>", "<i>", "</i>"):
-        html_text = html_text.replace(tag, "")
-    return html_text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:

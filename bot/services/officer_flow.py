@@ -265,8 +265,7 @@ class OfficerFlow:
         # Shown to the minute: round up, so the time told is never still locked.
         if unlock.second or unlock.microsecond:
             unlock = unlock.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        return formatting.moment(unlock, self.settings.timezone,
-                                 "alle" if officer.language == "it" else "at")
+        return formatting.moment(unlock, self.settings.timezone, translator(officer.language))
 
     # --- the questionnaire --------------------------------------------------------
     async def step(self, officer: Officer, inp: ev.Input) -> Reply:
@@ -348,18 +347,26 @@ class OfficerFlow:
         )
 
     async def reopen_by_staff(self, istat: str, actor: int) -> int | None:
-        """Reopen a submitted response (an operator's /riapri); its revision, or None."""
+        """Reopen a submitted response (an operator's /riapri) with the engine's Reopen
+        input, as the officer's own button does; the revision reopened, or None when the
+        engine refuses (nothing submitted). Staff may do it after the deadline."""
         async with self.lock(f"istat:{istat}"):
             row = await self.store.response(self.q.id, istat)
-            if row is None or row.status != "submitted":
+            if row is None:
                 return None
-            shared = {**row.state, "status": "in_progress"}
+            now = self.clock()
+            step = engine.advance(self.q, State.join(row.state, None), ev.Reopen(), now)
+            reopened = [e for e in step.effects if isinstance(e, fx.Reopened)]
+            if not reopened:
+                return None
+            shared, _ = step.state.split()  # the operator has no place of their own here
+            answered, total = engine.progress_counts(self.q, step.state)
             await self.store.record_step(
                 questionnaire_id=self.q.id, istat=istat, state=shared, nav=None,
-                answered=row.answered, total=row.total, user_id=actor, now=self.clock(),
+                answered=answered, total=total, user_id=actor, now=now,
                 changes=[Change("_status", "submitted", "in_progress")],
             )
-            return row.revision
+            return reopened[0].revision
 
     def central_row(
         self, istat: str, municipality: Municipality | None, state: State, answers: dict[str, Any]

@@ -1,18 +1,14 @@
 """Reminders before the deadline, to the officers who have not submitted.
 
-The schedule is a list of days before the deadline (SURVEYBOT_REMINDER_DAYS,
-"14,7,3,1,0"; 0 is the morning of the last day). Each slot is at 09:00 Rome
-time on that day; one falling outside working hours (09:00-19:00, Monday to
-Friday) moves to the next opening, or, when that would be past the deadline,
-to the last opening before it. Slots meeting at the same moment go out once.
-
-One loop looks every minute for the latest slot that is due. Opening a slot
-writes one row per officer (primary key slot + officer) in one transaction;
-each row goes 'sending' (committed) before the Bot API call and 'sent' after
-it, so a restart neither loses nor repeats one. Slots that came due while the
-bot was down are recorded as superseded: only the latest goes out, once. The
-plan starts afresh when the deadline changes (a /proroga): slots due before
-that moment never go out.
+When they are due is `conversations.reminder_schedule` (days before the
+deadline, working hours). One loop looks every minute for the latest slot
+that is due. Opening a slot writes one row per officer (primary key slot +
+officer) in one transaction; each row goes 'sending' (committed) before the
+Bot API call and 'sent' after it, through the same delivery as broadcasts, so
+a restart neither loses nor repeats one. Slots that came due while the bot
+was down are recorded as superseded: only the latest goes out, once. The plan
+starts afresh when the deadline changes (a /proroga): slots due before that
+moment never go out.
 """
 
 from __future__ import annotations
@@ -21,93 +17,28 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from bot.render import callbacks as cb
 from bot.render import formatting
 from bot.render.i18n import translator
 from bot.render.presenter import Button, escape
-from bot.services.broadcasts import DRAIN_TIMEOUT, Courier, Outcome, Permit
+from bot.services.delivery import Courier, Delivery, Fanout, Outcome, Permit, deliver_row
+from conversations.reminder_schedule import (
+    DEFAULT_DAYS,
+    due_slots,
+    in_working_hours,
+    schedule,
+    slot_key,
+)
 from storage.coordination_store import SUBMITTED, CoordinationStore, Plan, Target
+from storage.deliveries import REMINDERS
 from storage.municipalities import MunicipalityRegistry
 from storage.store import Store
 
 log = logging.getLogger(__name__)
 
-OPENS = time(9, 0)
-CLOSES = time(19, 0)
-DEFAULT_DAYS = (14, 7, 3, 1, 0)
-
 Clock = Callable[[], datetime]
-
-
-def parse_days(text: str) -> list[int]:
-    """'14,7,3,1,0' -> [14, 7, 3, 1, 0] (invalid parts are an error)."""
-    days = []
-    for part in text.replace(";", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        value = int(part)
-        if value < 0:
-            raise ValueError(f"reminder days must be >= 0, got {value}")
-        days.append(value)
-    return sorted(set(days), reverse=True)
-
-
-def in_working_hours(moment: datetime, tz: str) -> bool:
-    local = moment.astimezone(ZoneInfo(tz))
-    return local.weekday() < 5 and OPENS <= local.time() < CLOSES
-
-
-def _opening(day: date, tz: str) -> datetime:
-    return datetime.combine(day, OPENS, ZoneInfo(tz))
-
-
-def next_opening(moment: datetime, tz: str) -> datetime:
-    """`moment` itself within working hours, else the next 09:00 of a weekday."""
-    if in_working_hours(moment, tz):
-        return moment
-    local = moment.astimezone(ZoneInfo(tz))
-    day = local.date()
-    if local.time() >= OPENS:
-        day += timedelta(days=1)
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    return _opening(day, tz)
-
-
-def previous_opening(before: datetime, tz: str) -> datetime:
-    """The latest 09:00 of a weekday strictly before `before`."""
-    day = before.astimezone(ZoneInfo(tz)).date()
-    while True:
-        candidate = _opening(day, tz)
-        if day.weekday() < 5 and candidate < before:
-            return candidate
-        day -= timedelta(days=1)
-
-
-def schedule(deadline: datetime, days: Sequence[int], tz: str) -> list[datetime]:
-    """The moments reminders are due (UTC), earliest first, all before the deadline."""
-    last_day = deadline.astimezone(ZoneInfo(tz)).date()
-    moments: set[datetime] = set()
-    for before in days:
-        when = next_opening(_opening(last_day - timedelta(days=before), tz), tz)
-        if when >= deadline:
-            when = previous_opening(deadline, tz)
-        moments.add(when.astimezone(UTC))
-    return sorted(moments)
-
-
-def slot_key(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
-
-
-def due_slots(slots: Sequence[datetime], planned_from: datetime, now: datetime
-              ) -> list[datetime]:
-    """Slots of this plan that are due (earliest first; the last one is the one to send)."""
-    return [s for s in slots if planned_from < s <= now]
 
 
 class ReminderService:
@@ -157,10 +88,14 @@ class ReminderService:
         return Plan(now, deadline)
 
     async def replan(self) -> Plan:
-        """After a /proroga: future slots of the new deadline only. A slot being sent
-        stops (the officers are told about the extension anyway)."""
-        self._generation += 1
+        """Plan afresh for the deadline in force (see `replanned`)."""
+        self.replanned()
         return await self.ensure_plan()
+
+    def replanned(self) -> None:
+        """The plan changed under a running slot (a /proroga committed a new one): the
+        slot stops (the officers are told about the extension anyway)."""
+        self._generation += 1
 
     async def recover(self) -> int:
         """At start-up, before the loop: reminders a crash left ambiguous."""
@@ -209,9 +144,7 @@ class ReminderService:
     async def _send_slot(self, slot: str, deadline: datetime) -> int:
         pending = await self.cstore.pending_reminders(slot)
         generation = self._generation
-        children: set[asyncio.Task[bool]] = set()
-        results: list[asyncio.Task[bool]] = []
-        try:
+        async with Fanout(self.courier.pacer) as fanout:
             for user_id, istat in pending:
                 now = self.clock()
                 if generation != self._generation:
@@ -223,19 +156,9 @@ class ReminderService:
                 if reason is not None or target is None:
                     await self.cstore.mark_reminder(slot, user_id, "skipped", now, reason)
                     continue
-                permit = await self.courier.pacer.acquire(user_id)
-                child = asyncio.create_task(self._deliver(slot, target, permit, deadline))
-                children.add(child)
-                results.append(child)
-                child.add_done_callback(children.discard)
-            if children:
-                await asyncio.wait(set(children))
-        except asyncio.CancelledError:
-            if children:
-                await asyncio.wait(set(children), timeout=DRAIN_TIMEOUT)
-            raise
+                await fanout.start(user_id, self._deliver(slot, target, deadline))
         await self.cstore.close_slot_if_done(slot, self.clock())
-        return sum(1 for r in results if r.done() and not r.cancelled() and r.result())
+        return fanout.count(Outcome.SENT)
 
     @staticmethod
     def _skip_reason(target: Target | None, istat: str) -> str | None:
@@ -261,35 +184,19 @@ class ReminderService:
             position = t("reminder.left_one", total=target.total)
         else:
             position = t("reminder.left", left=left, total=target.total)
-        when = formatting.moment(deadline, self.timezone, "alle" if t.lang == "it" else "at")
+        when = formatting.moment(deadline, self.timezone, t)
         text = t("reminder.text", comune=escape(name), deadline=when, position=position)
         return text, [[Button(t("reminder.resume"), cb.bot_action("resume"))]]
 
-    async def _deliver(self, slot: str, target: Target, permit: Permit, deadline: datetime
-                       ) -> bool:
-        uid = target.user_id
-        try:
-            text, buttons = self.render(target, deadline)
-
-            async def before() -> bool:
-                return await self.cstore.claim_reminder(slot, uid, self.clock())
-
-            async def retry() -> None:
-                await self.cstore.mark_reminder(slot, uid, "pending", self.clock())
-
-            outcome, error = await self.courier.deliver(
-                uid, text, buttons, permit=permit, before=before, retry=retry
+    def _deliver(self, slot: str, target: Target, deadline: datetime
+                 ) -> Delivery:
+        async def deliver(permit: Permit) -> Outcome:
+            return await deliver_row(
+                self.courier, self.store, REMINDERS, (slot, target.user_id), target.user_id,
+                lambda: self.render(target, deadline), permit, self.clock,
             )
-            if outcome is Outcome.SKIPPED:
-                return False
-            await self.cstore.mark_reminder(slot, uid, outcome.value, self.clock(), error)
-            if outcome is Outcome.UNREACHABLE:
-                await self.store.mark_unreachable(uid, self.clock())
-            return outcome is Outcome.SENT
-        except Exception:
-            self.courier.pacer.release(permit)
-            log.exception("reminder %s to %s", slot, uid)
-            return False
+
+        return deliver
 
 
 async def stop_task(task: asyncio.Task[None] | None) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeDefault, CallbackQuery, Message, Update
-from telegram.error import BadRequest
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -29,7 +29,11 @@ from telegram.ext import (
 
 from bot.render.i18n import translator
 from bot.render.presenter import Screen
+from bot.services.coordination import CoordinationService
 from bot.services.officer_flow import OfficerFlow, Reply, Sender
+from bot.services.staff import StaffService
+from bot.services.staff_courier import StaffCourier
+from bot.services.tickets import TicketService
 from bot.settings import Settings
 from bot.telegram.sender import deliver
 from bot.telegram.transport import LeanRequest
@@ -58,6 +62,12 @@ class Services:
     settings: Settings
     store: Store
     flow: OfficerFlow
+    # The staff side, built by `bot.runtime` (tests and benchmarks reach them here);
+    # None only in services assembled by hand for one capability (e.g. sync).
+    staff_courier: StaffCourier | None = None
+    staff: StaffService | None = None
+    coordination: CoordinationService | None = None
+    tickets: TicketService | None = None  # only with an assistance group
     # Background work started with the application (sync loop, reminders...).
     startup: list[Hook] = field(default_factory=list)
     shutdown: list[Hook] = field(default_factory=list)
@@ -77,12 +87,13 @@ def private(update: Update) -> bool:
     return chat is not None and chat.type == "private"
 
 
-async def answer_query(query: CallbackQuery, text: str | None = None) -> None:
+async def answer_query(query: CallbackQuery, text: str | None = None, *,
+                       show_alert: bool = False) -> None:
     """Stop the button's spinner. A query Telegram no longer accepts (too old after a
     restart, already answered) must not keep the officer from seeing the reply."""
     try:
-        await query.answer(text)
-    except BadRequest as error:
+        await query.answer(text, show_alert=show_alert)
+    except TelegramError as error:  # cosmetic: a timeout or a 5xx must not stop the reply
         log.info("could not answer callback query %s: %s", query.id, error)
 
 

@@ -9,14 +9,25 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from datetime import UTC, datetime
+import warnings
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from io import BytesIO
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+import httpx
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
-from bot.render.presenter import Screen, split_text
+from bot.render.presenter import Button, Screen, split_text
+from bot.services.delivery import Failure, SendFailure
 from bot.services.officer_flow import Reply
 from storage.store import Store
 
@@ -116,8 +127,170 @@ async def edit_prompt(bot: Bot, chat_id: int, message_id: int, screen: Screen) -
             reply_markup=markup(screen), disable_web_page_preview=True,
         )
     except BadRequest as error:
-        if "not modified" in str(error).lower():
+        if is_not_modified(error):
             return True
         log.info("could not edit message %s in chat %s: %s", message_id, chat_id, error)
         return False
     return True
+
+
+# --- assistance group and staff -------------------------------------------------------
+# Staff-side sends: the staff outbox's transport (ticket cards, relays), replies to
+# staff commands, and the failures of all of them as `SendFailure`s the services
+# understand without knowing Telegram.
+
+# Failures raised before the request left: by httpx (PTB's HTTPXRequest, used for
+# uploads and by the broadcast transport) and by our LeanRequest (bot/telegram/
+# transport.py), whose messages say so; test_send_failures runs both for real.
+_NOT_DELIVERED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_NOT_SENT_WORDS = ("request not sent", "while connecting", "cannot connect")
+_NO_ANSWER = "before the answer"  # LeanRequest: dropped, maybe after the request was taken
+
+
+def is_not_modified(error: BadRequest) -> bool:
+    """An edit that changes nothing: Telegram refuses it, and there is nothing to do."""
+    return "not modified" in str(error).lower()
+
+
+def retry_seconds(error: RetryAfter) -> float:
+    """How long Telegram asked to wait, plus a little (without the int deprecation)."""
+    value = getattr(error, "_retry_after", None)
+    if not isinstance(value, timedelta):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            raw = error.retry_after
+        value = raw if isinstance(raw, timedelta) else timedelta(seconds=raw)
+    return value.total_seconds() + 0.1
+
+
+def classify(error: TelegramError) -> SendFailure:
+    """What a failed call means for sending it again."""
+    detail = str(error)
+    if isinstance(error, RetryAfter):
+        return SendFailure(Failure.RETRY_AFTER, detail, retry_seconds(error))
+    if isinstance(error, Forbidden):
+        return SendFailure(Failure.UNREACHABLE, detail)
+    if isinstance(error, BadRequest):
+        lowered = detail.lower()
+        if "chat not found" in lowered or "user is deactivated" in lowered:
+            return SendFailure(Failure.UNREACHABLE, detail)
+        return SendFailure(Failure.REJECTED, detail)
+    if isinstance(error, NetworkError):  # TimedOut included
+        cause = error.__cause__
+        if isinstance(cause, _NOT_DELIVERED) or any(w in detail for w in _NOT_SENT_WORDS):
+            return SendFailure(Failure.NOT_SENT, detail)
+        answered = cause is None or isinstance(cause, TelegramError)
+        if answered and not isinstance(error, TimedOut) and _NO_ANSWER not in detail:
+            # PTB raises these for an error status (5xx): Telegram answered, took nothing.
+            return SendFailure(Failure.SERVER, detail)
+        # A read timeout, a dropped connection: the request may have been processed.
+        return SendFailure(Failure.AMBIGUOUS, detail)
+    if detail == "Invalid server response":  # answered, but not readably: maybe taken
+        return SendFailure(Failure.AMBIGUOUS, detail)
+    return SendFailure(Failure.REJECTED, detail)
+
+
+def staff_markup(buttons: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
+    return markup(Screen("", [list(row) for row in buttons]))
+
+
+class StaffPost:
+    """The staff outbox's Bot API calls, with the application's bot. Deliveries raise
+    `SendFailure`; cosmetic calls (edits, closing a topic) log and return."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(self, chat_id: int, text: str, buttons: Sequence[Sequence[Button]] = (),
+                   *, thread_id: int | None = None, reply_to: int | None = None) -> int:
+        try:
+            message = await self.bot.send_message(
+                chat_id, text, parse_mode=ParseMode.HTML, reply_markup=staff_markup(buttons),
+                message_thread_id=thread_id, disable_web_page_preview=True,
+                reply_parameters=_reply(reply_to),
+            )
+        except TelegramError as error:
+            raise classify(error) from error
+        return message.message_id
+
+    async def copy(self, chat_id: int, from_chat_id: int, message_id: int, *,
+                   thread_id: int | None = None, reply_to: int | None = None) -> int:
+        try:
+            copied = await self.bot.copy_message(
+                chat_id, from_chat_id, message_id, message_thread_id=thread_id,
+                reply_parameters=_reply(reply_to),
+            )
+        except TelegramError as error:
+            raise classify(error) from error
+        return copied.message_id
+
+    async def is_forum(self, chat_id: int) -> bool | None:
+        """Whether the group has topics; None when Telegram could not say."""
+        try:
+            return bool((await self.bot.get_chat(chat_id)).is_forum)
+        except TelegramError as error:
+            log.info("could not look at chat %s: %s", chat_id, error)
+            return None
+
+    async def create_topic(self, chat_id: int, name: str) -> int | None:
+        try:
+            topic = await self.bot.create_forum_topic(chat_id, name)
+        except TelegramError as error:
+            log.warning("could not create a topic in %s (%s): using a card", chat_id, error)
+            return None
+        return topic.message_thread_id
+
+    async def close_topic(self, chat_id: int, thread_id: int) -> None:
+        try:
+            await self.bot.close_forum_topic(chat_id, thread_id)
+        except TelegramError as error:
+            log.info("could not close topic %s in %s: %s", thread_id, chat_id, error)
+
+    async def edit(self, chat_id: int, message_id: int, text: str,
+                   buttons: Sequence[Sequence[Button]] = ()) -> None:
+        screen = Screen(text, [list(row) for row in buttons])
+        await edit_for_staff(self.bot, chat_id, message_id, screen)
+
+
+def _reply(message_id: int | None) -> ReplyParameters | None:
+    # The card may have been deleted meanwhile: the message goes out anyway.
+    if message_id is None:
+        return None
+    return ReplyParameters(message_id, allow_sending_without_reply=True)
+
+
+async def send_to_staff(bot: Bot, chat_id: int, screens: Sequence[Screen], *,
+                        thread_id: int | None = None) -> Message | None:
+    """Answers to a staff command: not durable (the command can be given again), so a
+    failure is logged, never raised; the last message sent, if any."""
+    last: Message | None = None
+    for screen in screens:
+        try:
+            last = await send_screen(bot, chat_id, screen, thread_id=thread_id)
+        except TelegramError as error:
+            log.warning("could not answer staff in %s: %s", chat_id, error)
+            return last
+    return last
+
+
+async def edit_for_staff(bot: Bot, chat_id: int, message_id: int, screen: Screen) -> bool:
+    """Redraw a staff message in place (cosmetic: never raises); False when it could
+    not be edited."""
+    try:
+        return await edit_prompt(bot, chat_id, message_id, screen)
+    except TelegramError as error:  # edit_prompt lets all but BadRequest through
+        log.info("could not edit message %s in %s: %s", message_id, chat_id, error)
+        return False
+
+
+async def send_file_to_staff(bot: Bot, chat_id: int, data: bytes, *, filename: str,
+                             caption: str, photo: bool = False) -> None:
+    """A chart or a list as a file for a coordinator (logged, never raised)."""
+    try:
+        if photo:
+            await bot.send_photo(chat_id, data, caption=caption[:1024])
+        else:
+            await bot.send_document(chat_id, BytesIO(data), filename=filename,
+                                    caption=caption[:1024])
+    except TelegramError as error:
+        log.warning("could not send %s to %s: %s", filename, chat_id, error)

@@ -28,6 +28,7 @@ import pytest
 
 from storage.coordination_store import CoordinationStore
 from storage.db import connect, migrate, migrations
+from storage.staff_outbox import StaffOutbox
 from storage.store import Store
 from storage.sync import outbox_status
 from storage.ticket_store import TicketStore
@@ -206,6 +207,25 @@ SEEDS: dict[int, list[tuple[str, Row]]] = {
                              "version": "2019.2", "to_review": 2, "created_at": T1,
                              "shown_at": None}),
     ],
+    5: [
+        ("outgoing", {"id": 1, "ticket_id": 1, "ticket_message_id": None, "kind": "card",
+                      "chat_id": -1001234567890, "text": None, "buttons_json": None,
+                      "source_chat_id": None, "source_message_id": None, "status": "sent",
+                      "attempts": 1, "next_attempt_at": T0, "error": None, "message_id": 79,
+                      "created_at": T0, "updated_at": T0}),
+        ("outgoing", {"id": 2, "ticket_id": 1, "ticket_message_id": 2, "kind": "to_officer",
+                      "chat_id": 1001, "text": "💬 <b>Assistenza</b> – ticket n. 1:\nVa bene.",
+                      "buttons_json": '[[["▶️ Riprendi il questionario", "x:resume"]]]',
+                      "source_chat_id": None, "source_message_id": None, "status": "pending",
+                      "attempts": 1, "next_attempt_at": T1, "error": "Bad Gateway",
+                      "message_id": None, "created_at": T0, "updated_at": T1}),
+        ("outgoing", {"id": 3, "ticket_id": 2, "ticket_message_id": None,
+                      "kind": "copy_to_group", "chat_id": -1001234567890, "text": None,
+                      "buttons_json": None, "source_chat_id": 1003, "source_message_id": 61,
+                      "status": "unknown", "attempts": 1, "next_attempt_at": T0,
+                      "error": "interrupted while sending", "message_id": None,
+                      "created_at": T0, "updated_at": T1}),
+    ],
 }
 
 
@@ -375,5 +395,21 @@ async def test_the_current_code_reads_rows_written_by_every_version(tmp_path: Pa
         assert ticket is not None and ticket.thread_id == 77
         broadcast = await CoordinationStore(store).broadcast(1)
         assert broadcast is not None and broadcast.restarts == 1
+    finally:
+        await store.close()
+
+
+async def test_the_staff_outbox_reads_its_rows_back(tmp_path: Path) -> None:
+    """Rows of version 5 (the staff outbox), read through today's repository."""
+    path = tmp_path / "old.sqlite3"
+    await grow(path, 5)
+    store = await Store.open(path)
+    try:
+        outbox = StaffOutbox(store)
+        pending = await outbox.pending()
+        assert [(o.id, o.kind, o.chat_id, o.attempts) for o in pending] == [
+            (2, "to_officer", 1001, 1)]
+        assert pending[0].buttons == [[("▶️ Riprendi il questionario", "x:resume")]]
+        assert await outbox.uncertain_tickets() == {2}
     finally:
         await store.close()

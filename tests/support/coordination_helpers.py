@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
-from telegram.error import Forbidden
 
 from bot.render.presenter import Button
+from bot.services.delivery import Failure, SendFailure
 from bot.settings import Settings
 from storage.store import Store, response_id
 
@@ -30,7 +30,7 @@ class FakeTransport:
     async def send(self, chat_id: int, text: str, buttons: list[list[Button]] | None = None
                    ) -> int:
         if chat_id in self.blocked:
-            raise Forbidden("Forbidden: bot was blocked by the user")
+            raise SendFailure(Failure.UNREACHABLE, "Forbidden: bot was blocked by the user")
         self.sent.append((chat_id, text, buttons))
         return len(self.sent)
 

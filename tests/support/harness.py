@@ -25,8 +25,8 @@ from typing import Any
 from pydantic import SecretStr
 from telegram.ext import Application
 
-from bot.cli.codes import issue_code
 from bot.runtime import open_services
+from bot.services.codes import issue_code
 from bot.settings import Settings
 from bot.telegram.app import Services, build_application
 from tests.support.botapi_double import BotApiDouble, JSONDict

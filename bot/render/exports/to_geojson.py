@@ -64,7 +64,7 @@ def spread(lat: float, lon: float, index: int) -> tuple[float, float]:
     return lat + dlat, lon + dlon
 
 
-def plain(text: str) -> str:
+def umap_safe(text: str) -> str:
     """Free text that cannot turn into a uMap link, image or iframe."""
     text = text.replace("{", "(").replace("}", ")")
     return re.sub(r"\]{2,}", "]", re.sub(r"\[{2,}", "[", text)).strip()
@@ -88,7 +88,7 @@ class _Features:
 
     def labels(self, item: Item, entry: dict[str, Any]) -> list[str]:
         # On the map the officer's "Altro" text stands for itself.
-        return [plain(label) for label in self.values.choice_labels(
+        return [umap_safe(label) for label in self.values.choice_labels(
             item, entry[item.id], entry.get(f"{item.id}_other"), other_alone=True)]
 
     def shown(self, item: Item, entry: dict[str, Any]) -> str | None:
@@ -104,7 +104,7 @@ class _Features:
             return formatting.day(cell)
         if isinstance(cell, int):
             return formatting.integer(cell)
-        return plain(str(cell))
+        return umap_safe(str(cell))
 
     def description(self, record: ExportRecord, entry: dict[str, Any]) -> str:
         where = record.comune or record.istat
@@ -117,15 +117,15 @@ class _Features:
             if item.type is ItemType.URL:
                 website = str(entry.get(item.id) or "")
                 if _SAFE_URL.match(website):
-                    lines += ["", f"[[{website}|{plain(title)}]]"]
+                    lines += ["", f"[[{website}|{umap_safe(title)}]]"]
                 continue
             shown = self.shown(item, entry)
             if shown is None:
                 continue
             if item.type is ItemType.LONG_TEXT:
-                lines += ["", f"**{plain(title)}:** {shown}"]
+                lines += ["", f"**{umap_safe(title)}:** {shown}"]
             else:
-                lines.append(f"**{plain(title)}:** {shown}")
+                lines.append(f"**{umap_safe(title)}:** {shown}")
         return "\n".join(lines)
 
     def property_value(self, source: str, entry: dict[str, Any]) -> Any:
@@ -143,12 +143,12 @@ class _Features:
             return float(total) if total is not None else None
         if item.type in (ItemType.INTEGER, ItemType.YES_NO):
             return value
-        return plain(str(value))
+        return umap_safe(str(value))
 
     def name(self, entry: dict[str, Any]) -> str:
         given = entry.get(self.spec.name)
         if given:
-            return plain(str(given))
+            return umap_safe(str(given))
         if self.repeat is None:
             return ""
         word = plural_for(self.repeat.entry_name, 1, "it", self.values.q.default_language)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.render.i18n import translator
 from bot.render.presenter import Presenter
+from bot.render.text import shorten
 from conversations.schema import CHOICE_TYPES, Item, ItemType, Questionnaire
 
 Cell = str | int | Decimal | date | datetime | None
@@ -21,11 +22,6 @@ HEADER_CHARS = 60
 CHOICE_SEPARATOR = "; "  # labels may contain commas ("Altro, specificare")
 # Headers describe every municipality at once: no name to put in "{comune}".
 _PLACEHOLDERS = {"comune": "…", "provincia": "…", "regione": "…"}
-
-
-def shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 class ItalianValues:
@@ -42,7 +38,7 @@ class ItalianValues:
 
     def header(self, item: Item) -> str:
         """The question, shortened, with the item id to keep headers unique."""
-        return f"{shorten(self.text(item.text), HEADER_CHARS)} [{item.id}]"
+        return f"{shorten(self.text(item.text), HEADER_CHARS, one_line=True)} [{item.id}]"
 
     def yes_no(self, value: bool) -> str:
         return self.t("value.yes") if value else self.t("value.no")

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from bot.runtime import open_services
-from bot.services.broadcasts import ALL, ANNOUNCEMENT, Pacer
-from bot.telegram.coordinators import coordination
+from bot.services.broadcasts import ALL, ANNOUNCEMENT
+from bot.services.delivery import Pacer
 from storage.municipalities import MunicipalityRegistry
 from storage.store import Store
 from tests.support.botapi_double import BotApiDouble
@@ -114,7 +114,7 @@ async def test_announcement_dialogue_pacing_and_report(desk: Harness) -> None:
     double.set_rate_limited(retry_after=1, times=1, chat_id=2030)
     await h.press(COORDINATOR, "✅ Conferma e invia a 59")
     row = await one(store, "SELECT id FROM broadcasts")
-    coord = coordination(h.services)
+    coord = h.services.coordination
     await coord.broadcasts.wait(int(row[0]))
     await h.settle()
 
@@ -177,7 +177,7 @@ async def test_resume_never_sends_twice(tmp_path: Path) -> None:
     clock = Clock(datetime(2019, 7, 1, 9, 30, tzinfo=UTC))
     transport = FakeTransport()
     services = await open_services(plain_settings(tmp_path), clock)
-    coord = coordination(services)
+    coord = services.coordination
     coord.courier.transport = transport
     for index, istat in enumerate(istats(6)):
         await add_officer(services.store, 3000 + index, istat)
@@ -193,7 +193,7 @@ async def test_resume_never_sends_twice(tmp_path: Path) -> None:
     await services.store.close()
 
     services = await open_services(plain_settings(tmp_path), clock)
-    coord = coordination(services)
+    coord = services.coordination
     coord.courier.transport = transport
     await coord.recover()
     await coord.broadcasts.wait(broadcast_id)

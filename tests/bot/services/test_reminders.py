@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -14,15 +14,9 @@ import pytest
 
 from bot.render.presenter import Button
 from bot.runtime import open_services
-from bot.services.reminders import (
-    in_working_hours,
-    next_opening,
-    parse_days,
-    schedule,
-    slot_key,
-)
+from bot.services.coordination import CoordinationService
 from bot.telegram.app import Services
-from bot.telegram.coordinators import Coordination, coordination, parse_deadline
+from conversations.reminder_schedule import slot_key
 from storage.store import Store
 from tests.support.botapi_double import BotApiDouble
 from tests.support.coordination_helpers import (
@@ -45,64 +39,11 @@ def rome(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second
     return datetime(year, month, day, hour, minute, second, tzinfo=ROME)
 
 
-# --- the schedule, pure ------------------------------------------------------------------
-def test_parse_days() -> None:
-    assert parse_days("14,7,3,1,0") == [14, 7, 3, 1, 0]
-    assert parse_days(" 0, 7 ,7,14 ") == [14, 7, 0]
-    with pytest.raises(ValueError):
-        parse_days("7,x")
-
-
-def test_working_hours() -> None:
-    assert in_working_hours(rome(2019, 7, 26, 9, 0), TZ)  # Friday at opening
-    assert in_working_hours(rome(2019, 7, 26, 18, 59), TZ)
-    assert not in_working_hours(rome(2019, 7, 26, 19, 0), TZ)
-    assert not in_working_hours(rome(2019, 7, 29, 8, 59), TZ)  # Monday before opening
-    assert not in_working_hours(rome(2019, 7, 27, 11, 0), TZ)  # Saturday
-    assert next_opening(rome(2019, 7, 26, 19, 30), TZ) == rome(2019, 7, 29, 9, 0)
-    assert next_opening(rome(2019, 7, 28, 10, 0), TZ) == rome(2019, 7, 29, 9, 0)
-    assert next_opening(rome(2019, 7, 29, 7, 0), TZ) == rome(2019, 7, 29, 9, 0)
-    assert next_opening(rome(2019, 7, 29, 12, 0), TZ) == rome(2019, 7, 29, 12, 0)
-
-
-def test_schedule_moves_weekend_slots_to_the_next_opening() -> None:
-    slots = schedule(DEADLINE, [14, 7, 3, 1, 0], TZ)
-    assert [s.astimezone(ROME) for s in slots] == [
-        rome(2019, 7, 17, 9, 0),  # 14 days before, a Wednesday
-        rome(2019, 7, 24, 9, 0),
-        rome(2019, 7, 29, 9, 0),  # 3 days before is Sunday 28: Monday morning
-        rome(2019, 7, 30, 9, 0),
-        rome(2019, 7, 31, 9, 0),  # 0 = the morning of the last day
-    ]
-    assert all(s.tzinfo is not None and s.utcoffset() == UTC.utcoffset(None) for s in slots)
-
-
-def test_schedule_never_past_the_deadline() -> None:
-    # A Sunday deadline: Saturday's and Sunday's reminders would move to Monday, after
-    # it; they go out on Friday morning instead, once.
-    sunday = parse_deadline("15/09/2019", TZ)
-    assert sunday == rome(2019, 9, 15, 23, 59)
-    slots = [s.astimezone(ROME) for s in schedule(sunday, [14, 7, 3, 1, 0], TZ)]
-    assert slots == [rome(2019, 9, 2, 9, 0), rome(2019, 9, 9, 9, 0), rome(2019, 9, 12, 9, 0),
-                     rome(2019, 9, 13, 9, 0)]
-    assert all(s < sunday for s in slots)
-
-
-def test_parse_deadline_forms() -> None:
-    assert parse_deadline("15/09/2019 18:00", TZ) == rome(2019, 9, 15, 18, 0)
-    assert parse_deadline("15/9/2019 alle 18.30", TZ) == rome(2019, 9, 15, 18, 30)
-    assert parse_deadline("2019-09-15", TZ) == rome(2019, 9, 15, 23, 59)
-    assert parse_deadline("2019-09-15T12:00:00+02:00", TZ) == rome(2019, 9, 15, 12, 0)
-    for wrong in ("domani", "31/02/2019", "15/09"):
-        with pytest.raises(ValueError):
-            parse_deadline(wrong, TZ)
-
-
 # --- the service with an injected clock ----------------------------------------------------
 @dataclass
 class Rig:
     services: Services
-    coord: Coordination
+    coord: CoordinationService
     transport: FakeTransport
     clock: Clock
 
@@ -122,7 +63,7 @@ async def open_rig(tmp_path: Path, clock: Clock, transport: FakeTransport, **set
     """Services as `surveybot run` builds them, with the fake transport; then what a start
     does before the loop (recovery, planning)."""
     services = await open_services(plain_settings(tmp_path, **settings), clock)
-    coord = coordination(services)
+    coord = services.coordination
     coord.courier.transport = transport
     await coord.recover()
     return Rig(services, coord, transport, clock)
@@ -325,7 +266,7 @@ async def test_reminder_through_the_application_resumes_the_questionnaire(
     assert "Domanda 2 di" in harness.last_text(OFFICER)
     await harness.send(OFFICER, "/aiuto")  # something else happens in the chat meanwhile
     assert harness.services is not None
-    coord = coordination(harness.services)
+    coord = harness.services.coordination
     harness.clock.now = rome(2019, 7, 17, 9, 15)
     assert await coord.reminders.tick() == 1
     await harness.settle()
@@ -362,7 +303,7 @@ async def test_extension_by_a_coordinator(tmp_path: Path, double: BotApiDouble) 
         assert "già passata" in h.last_text(COORDINATOR)
         # The extension.
         await h.send(COORDINATOR, "/proroga 15/09/2019")
-        coord = coordination(h.services)
+        coord = h.services.coordination
         broadcasts = await coord.cstore.unfinished_broadcasts()
         for broadcast_id in broadcasts:
             await coord.broadcasts.wait(broadcast_id)

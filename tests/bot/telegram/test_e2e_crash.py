@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from bot.cli.codes import issue_code
+from bot.services.codes import issue_code
 from bot.settings import Settings
 from storage.store import Store
 from tests.support.botapi_double import BotApiDouble
