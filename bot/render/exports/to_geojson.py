@@ -20,7 +20,8 @@ from typing import Any
 
 from bot.render import formatting
 from bot.render.exports.records import ExportRecord
-from bot.render.exports.values import CHOICE_SEPARATOR, ItalianValues, amount, shorten
+from bot.render.exports.values import CHOICE_SEPARATOR, ItalianValues, amount
+from bot.render.text import shorten
 from conversations.migration import carry_snapshot
 from conversations.schema import (
     CHOICE_TYPES,
@@ -113,7 +114,7 @@ class _Features:
         lines = [f"**Comune di {where}**", ""]
         for item, label in self.fields:
             title = (self.values.text(label) if label
-                     else shorten(self.values.text(item.text), 40).rstrip(".?:"))
+                     else shorten(self.values.text(item.text), 40, one_line=True).rstrip(".?:"))
             if item.type is ItemType.URL:
                 website = str(entry.get(item.id) or "")
                 if _SAFE_URL.match(website):
