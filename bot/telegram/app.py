@@ -33,6 +33,7 @@ from bot.services.officer_flow import OfficerFlow, Reply, Sender
 from bot.settings import Settings
 from bot.telegram.sender import deliver
 from bot.telegram.transport import LeanRequest
+from bot.telegram.updates import build_bot
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -252,27 +253,22 @@ def error_handler(
 
 
 def build_application(services: Services, *, token: str) -> App:
-    root = services.settings.telegram_api_url
-    builder = (
+    rate = services.settings.max_messages_per_second
+    # Counts every request with a chat_id (edits included); a 429 is retried.
+    limiter = (AIORateLimiter(overall_max_rate=rate, overall_time_period=1, max_retries=3)
+               if rate > 0 else None)
+    app: App = (
         ApplicationBuilder()
-        .token(token)
-        .base_url(f"{root}/bot")
-        .base_file_url(f"{root}/file/bot")
-        .request(LeanRequest(pool_size=64))
-        .get_updates_request(LeanRequest(pool_size=1))
+        .bot(build_bot(token, services.settings.telegram_api_url,
+                       request=LeanRequest(pool_size=64),
+                       get_updates_request=LeanRequest(pool_size=1), rate_limiter=limiter))
         # Answers of different municipalities run side by side; more than this only
         # holds memory while they queue for the one database connection.
         .concurrent_updates(32)
         .post_init(_post_init(services))
         .post_shutdown(_post_shutdown(services))
+        .build()
     )
-    rate = services.settings.max_messages_per_second
-    if rate > 0:
-        # Counts every request with a chat_id (edits included); a 429 is retried.
-        limiter = AIORateLimiter(overall_max_rate=rate, overall_time_period=1, max_retries=3)
-        app: App = builder.rate_limiter(limiter).build()
-    else:
-        app = builder.build()
     for register in services.registrars:
         register(app, services)
     register_officer_handlers(app, services)
