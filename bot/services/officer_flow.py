@@ -84,6 +84,7 @@ class OfficerFlow:
         self.registry = registry
         self.clock = clock
         self._secret = settings.code_secret.get_secret_value().encode()
+        self.button_key = cb.button_key(self._secret)
         self._locks: dict[str, asyncio.Lock] = {}
         self.editions = EditionStore(store)
         # The last validation error each officer saw, for the context of a ticket.
@@ -163,7 +164,8 @@ class OfficerFlow:
     async def button(self, sender: Sender, data: str) -> Reply:
         officer = await self.officer(sender)
         t = translator(officer.language)
-        decoded = cb.decode(data)
+        payload = cb.verify(self.button_key, sender.user_id, data)
+        decoded = cb.decode(payload) if payload is not None else None
         if decoded is None:
             return Reply(callback_text=t("error.forged_button"))
         if isinstance(decoded, str):

@@ -27,6 +27,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.render import callbacks as cb
 from bot.render.i18n import translator
 from bot.render.presenter import Screen
 from bot.services.officer_flow import OfficerFlow, Reply, Sender
@@ -97,6 +98,8 @@ class OfficerHandlers:
         # One update at a time per officer, in arrival order (updates run concurrently).
         async with self.flow.lock(f"chat:{sender.user_id}"):
             reply = await make(sender)
+            # Buttons carry this officer's mac: see bot.render.callbacks.
+            reply.screens = cb.sign_screens(self.flow.button_key, sender.user_id, reply.screens)
             query = update.callback_query
             if query is not None:
                 await answer_query(query, reply.callback_text)

@@ -379,7 +379,11 @@ class TicketDesk:
             return
         _, action, raw_id = (query.data or "tk:x:0").split(":")
         ticket = await self.tickets.get(int(raw_id)) if raw_id.isdigit() else None
-        if ticket is None:
+        # A press counts only on that ticket's own card: a payload copied or made
+        # up for another ticket (and pressed elsewhere) changes nothing.
+        card = query.message
+        if (ticket is None or card is None or card.chat.id != self.group
+                or card.message_id != ticket.card_message_id):
             await query.answer(t("error.forged_button"))
             return
         now = self.flow.clock()
