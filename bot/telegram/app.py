@@ -20,6 +20,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -170,7 +171,10 @@ class OfficerHandlers:
         await self.notice(update, "unsupported_media")
 
     async def edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self.notice(update, "edited_ignored")
+        """Any edit: an officer gets the notice, staff chats nothing; no command runs."""
+        if private(update):
+            await self.notice(update, "edited_ignored")
+        raise ApplicationHandlerStop
 
     async def group(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -182,11 +186,10 @@ class OfficerHandlers:
 def register_officer_handlers(app: App, services: Services) -> None:
     h = OfficerHandlers(services)
     only_private = filters.ChatType.PRIVATE
-    # First: CommandHandler also matches edited messages, and an edit into "/salta"
-    # must not skip a question. Every edit only gets the notice.
-    app.add_handler(
-        MessageHandler(filters.UpdateType.EDITED_MESSAGE & only_private, h.edited), group=1
-    )
+    # Before every other group (staff commands are in group 0): CommandHandler
+    # also matches edited messages, and an edit into "/salta" or "/chiudi" must
+    # not run it. Every edit only gets the notice (in private chats).
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, h.edited), group=-1)
     app.add_handler(CommandHandler("start", h.start, filters=only_private), group=1)
     for italian, (english, action) in COMMANDS.items():
         app.add_handler(
