@@ -48,6 +48,9 @@ async def connect(path: Path | str, *, migrate_to: int | None = None) -> aiosqli
     On any error the connection is closed before raising: aiosqlite's worker
     thread is not a daemon, and one left running keeps the process from exiting.
     """
+    # Opened once synchronously first: when aiosqlite's own open fails, its worker
+    # thread outlives the event loop and dies with a traceback on the way out.
+    sqlite3.connect(str(path)).close()
     db = await aiosqlite.connect(str(path), isolation_level=None)
     try:
         db.row_factory = aiosqlite.Row
