@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,7 +88,10 @@ def restore_backup(settings: Settings, source: Path, out: TextIO = sys.stdout) -
 
 def _check_backup(source: Path) -> None:
     latest = len(db.migrations())
-    problems = db.integrity_problems(source)
+    try:
+        problems = db.integrity_problems(source)
+    except sqlite3.DatabaseError as error:
+        raise CliError(f"{source}: not a backup ({error})") from None
     if problems:
         raise CliError(f"{source}: not a sound backup ({problems[0]})")
     version = db.schema_version(source)

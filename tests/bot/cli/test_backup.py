@@ -1,0 +1,142 @@
+"""`backup` while officers answer, then `restore` into a new file: every answer
+acknowledged before a backup began is in it; the copy stands alone."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import sqlite3
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.cli.backup import make_backup, restore_backup
+from bot.cli.errors import CliError
+from bot.cli.running import holding
+from bot.settings import Settings
+from storage import db as database
+from storage.municipalities import MunicipalityRegistry
+from tests.support.harness import Harness
+
+OFFICERS = 8
+ANSWERS = ["Mario Rossi", "Servizi Sociali", "mario.rossi@comune.it", "055 1234567"]
+
+
+def rows(path: Path, sql: str) -> set[tuple[Any, ...]]:
+    with sqlite3.connect(path) as db:
+        found = {tuple(row) for row in db.execute(sql)}
+    db.close()
+    return found
+
+
+ACKNOWLEDGED = "SELECT id, response_id, item_ref, new_json FROM answer_changes"
+
+
+async def officer(h: Harness, user: int, istat: str) -> None:
+    code = await h.issue(istat)
+    await h.send(user, "/start")
+    await h.send(user, code)
+    await h.press(user, "Sì")
+    for answer in ANSWERS:
+        await h.send(user, answer)
+
+
+async def test_backups_while_officers_answer_hold_every_acknowledged_answer(
+    harness: Harness, tmp_path: Path
+) -> None:
+    h = harness
+    live = h.settings.database
+    towns = [m.istat for m in islice(iter(MunicipalityRegistry.load()), OFFICERS)]
+    load = asyncio.gather(*(officer(h, 3000 + n, istat) for n, istat in enumerate(towns)))
+    backups: list[tuple[Path, set[tuple[Any, ...]]]] = []
+    while not load.done():
+        before = rows(live, ACKNOWLEDGED)  # committed, so acknowledged or about to be
+        target = tmp_path / f"backup-{len(backups)}.sqlite3"
+        await asyncio.to_thread(make_backup, live, target, io.StringIO())
+        backups.append((target, before))
+        await asyncio.sleep(0.02)  # leave the officers most of the machine
+    await load
+    final = tmp_path / "backup-final.sqlite3"
+    make_backup(live, final, io.StringIO())
+    backups.append((final, rows(live, ACKNOWLEDGED)))
+
+    assert len(backups) >= 2
+    assert len(backups[-1][1]) >= OFFICERS * len(ANSWERS)  # the load really wrote
+    for target, before in backups:
+        assert before <= rows(target, ACKNOWLEDGED), target
+        assert database.integrity_problems(target) == []
+        # Self-contained: no journal beside it, and not in WAL mode.
+        assert not any(target.with_name(target.name + s).exists()
+                       for s in ("-wal", "-shm", "-journal"))
+        assert rows(target, "PRAGMA journal_mode") == {("delete",)}
+
+    # Restore the last one into a new database and find every answer there.
+    restored = tmp_path / "restored" / "bot.sqlite3"
+    restored.parent.mkdir()
+    out = io.StringIO()
+    assert restore_backup(h.settings.model_copy(update={"database": restored}), final, out) == 0
+    assert rows(restored, ACKNOWLEDGED) == rows(live, ACKNOWLEDGED)
+    assert rows(restored, "SELECT response_id, answered FROM responses") == rows(
+        live, "SELECT response_id, answered FROM responses")
+    assert "restored" in out.getvalue()
+
+
+async def test_restore_refuses_while_a_bot_holds_the_database(
+    harness: Harness, tmp_path: Path
+) -> None:
+    h = harness
+    backup = tmp_path / "copy.sqlite3"
+    make_backup(h.settings.database, backup, io.StringIO())
+    before = h.settings.database.read_bytes()
+    with holding(h.settings.lock_path()), pytest.raises(CliError) as refused:
+        restore_backup(h.settings, backup, io.StringIO())
+    assert refused.value.status == 1
+    assert "is running on it" in str(refused.value)
+    assert h.settings.database.read_bytes() == before
+
+
+def small_database(path: Path, value: str) -> Path:
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("CREATE TABLE t (x)")
+        db.execute("INSERT INTO t VALUES (?)", (value,))
+    db.close()
+    return path
+
+
+def test_restore_keeps_the_database_it_replaces(tmp_path: Path) -> None:
+    current = small_database(tmp_path / "bot.sqlite3", "old")
+    backup = tmp_path / "copy.sqlite3"
+    make_backup(small_database(tmp_path / "other.sqlite3", "new"), backup, io.StringIO())
+    out = io.StringIO()
+
+    restore_backup(Settings(_env_file=None, database=current), backup, out)  # type: ignore[call-arg]
+
+    assert rows(current, "SELECT x FROM t") == {("new",)}
+    kept = [p for p in tmp_path.iterdir()
+            if ".before-restore-" in p.name and not p.name.endswith(("-wal", "-shm"))]
+    assert len(kept) == 1
+    assert rows(kept[0], "SELECT x FROM t") == {("old",)}
+    assert kept[0].name in out.getvalue()
+
+
+def test_a_bad_backup_is_not_restored(tmp_path: Path) -> None:
+    current = small_database(tmp_path / "bot.sqlite3", "old")
+    bad = tmp_path / "bad.sqlite3"
+    bad.write_bytes(b"not a database" * 100)
+    with pytest.raises(CliError) as refused:
+        restore_backup(Settings(_env_file=None, database=current), bad,  # type: ignore[call-arg]
+                       io.StringIO())
+    assert refused.value.status == 2
+    assert rows(current, "SELECT x FROM t") == {("old",)}
+
+
+def test_a_backup_never_overwrites_a_file(tmp_path: Path) -> None:
+    source = small_database(tmp_path / "bot.sqlite3", "x")
+    existing = tmp_path / "there.sqlite3"
+    existing.write_text("keep me")
+    with pytest.raises(CliError, match="already exists"):
+        make_backup(source, existing, io.StringIO())
+    assert existing.read_text() == "keep me"
