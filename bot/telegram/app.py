@@ -33,7 +33,7 @@ from bot.render.i18n import translator
 from bot.render.presenter import Screen
 from bot.services.officer_flow import OfficerFlow, Reply, Sender
 from bot.settings import Settings
-from bot.telegram.sender import deliver
+from bot.telegram.sender import alert_staff, deliver
 from bot.telegram.transport import LeanRequest
 from bot.telegram.updates import build_bot
 from storage.store import Store
@@ -109,6 +109,9 @@ class OfficerHandlers:
                 update.get_bot(), self.s.store, sender.user_id, reply,
                 pressed=pressed if isinstance(pressed, Message) else None,
             )
+            if reply.alert is not None:
+                await alert_staff(update.get_bot(), self.s.settings.assistance_chat_id,
+                                  reply.alert)
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         payload = context.args[0] if context.args else None

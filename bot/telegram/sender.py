@@ -14,7 +14,7 @@ from io import BytesIO
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.render.presenter import Screen, split_text
 from bot.services.officer_flow import Reply
@@ -121,3 +121,15 @@ async def edit_prompt(bot: Bot, chat_id: int, message_id: int, screen: Screen) -
         log.info("could not edit message %s in chat %s: %s", message_id, chat_id, error)
         return False
     return True
+
+
+async def alert_staff(bot: Bot, chat_id: int | None, text: str) -> None:
+    """A line for the assistance chat; without one, the log has it. Never raises:
+    the officer's reply has gone out already."""
+    if chat_id is None:
+        log.warning("alert (no assistance chat set): %s", text)
+        return
+    try:
+        await bot.send_message(chat_id, text)
+    except TelegramError as error:
+        log.warning("could not alert the assistance chat (%s): %s", error, text)
