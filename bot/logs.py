@@ -26,6 +26,7 @@ _TOKEN_SHAPE = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}")
 # Access codes as typed: K7MQ-X9PR-4T, k7mqx9pr4t, "K7MQ X9PR 4T".
 _CODE_SHAPE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{4}[- .]?[A-Za-z0-9]{4}[- .]?[A-Za-z0-9]{2}"
                          r"(?![A-Za-z0-9])")
+_RAW_DATA = "Received data was"
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -61,7 +62,11 @@ class RedactingFilter(logging.Filter):
         self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage(), self.secrets)
+        message = record.getMessage()
+        if record.name.startswith("telegram") and _RAW_DATA in message:
+            # PTB logs a whole update it could not read: personal data.
+            message = message.split(_RAW_DATA)[0] + "(the update is not logged)"
+        record.msg = redact(message, self.secrets)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
@@ -83,7 +88,8 @@ class RepeatFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True
-        key = (record.name, record.levelno, str(record.msg)[:200])
+        kind = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else ""
+        key = (record.name, record.levelno, f"{record.msg!s:.200}{kind}")
         now = time.monotonic()
         start, shown, dropped = self._seen.get(key, (now, 0, 0))
         if now - start >= self.window:
