@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import sqlite3
+from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,15 @@ from storage.municipalities import MunicipalityRegistry
 from tests.support.harness import Harness
 
 OFFICERS = 8
-ANSWERS = ["Mario Rossi", "Servizi Sociali", "mario.rossi@comune.it", "055 1234567"]
+# (what the officer does, the item it answers, what the bot says when it is saved)
+STEPS = [
+    ("Sì", "municipality_confirmed", "nome e cognome"),
+    ("Mario Rossi", "respondent_name", "ufficio o servizio"),
+    ("Servizi Sociali", "respondent_role", "indirizzo email"),
+    ("mario.rossi@comune.it", "respondent_email", "numero di telefono"),
+    ("055 1234567", "respondent_phone", "capofila"),
+]
+HANG_GUARD = 30.0  # seconds: only there so a lost reply fails instead of blocking
 
 
 def rows(path: Path, sql: str) -> set[tuple[Any, ...]]:
@@ -31,16 +40,33 @@ def rows(path: Path, sql: str) -> set[tuple[Any, ...]]:
     return found
 
 
-ACKNOWLEDGED = "SELECT id, response_id, item_ref, new_json FROM answer_changes"
+ANSWERS = "SELECT user_id, item_ref FROM answer_changes"
 
 
-async def officer(h: Harness, user: int, istat: str) -> None:
+async def ack(h: Harness, user: int, act: Callable[[], object], expected: str) -> None:
+    """Act, then wait until the officer sees a new message containing `expected`."""
+    before = len(h.double.sent(user))
+    act()
+    await h.double.wait_for(
+        lambda: any(expected in text for text in h.double.texts(user)[before:]),
+        timeout=HANG_GUARD)
+
+
+def pressing(h: Harness, user: int, label: str) -> Callable[[], object]:
+    message = h.live_keyboards(user)[-1]
+    data = next(d for row in h.double.buttons(message) for text, d in row if text == label)
+    return lambda: h.double.user_presses(user, message["message_id"], data)
+
+
+async def officer(h: Harness, user: int, istat: str, acknowledged: set[tuple[int, str]]) -> None:
     code = await h.issue(istat)
-    await h.send(user, "/start")
-    await h.send(user, code)
-    await h.press(user, "Sì")
-    for answer in ANSWERS:
-        await h.send(user, answer)
+    await ack(h, user, lambda: h.double.user_sends(user, "/start"), "identificativo")
+    await ack(h, user, lambda: h.double.user_sends(user, code), "Domanda 1 di")
+    for index, (action, item, saved) in enumerate(STEPS):
+        act = (pressing(h, user, action) if index == 0
+               else (lambda text=action: h.double.user_sends(user, text)))
+        await ack(h, user, act, saved)
+        acknowledged.add((user, item))
 
 
 async def test_backups_while_officers_answer_hold_every_acknowledged_answer(
@@ -49,10 +75,12 @@ async def test_backups_while_officers_answer_hold_every_acknowledged_answer(
     h = harness
     live = h.settings.database
     towns = [m.istat for m in islice(iter(MunicipalityRegistry.load()), OFFICERS)]
-    load = asyncio.gather(*(officer(h, 3000 + n, istat) for n, istat in enumerate(towns)))
-    backups: list[tuple[Path, set[tuple[Any, ...]]]] = []
+    acknowledged: set[tuple[int, str]] = set()
+    load = asyncio.gather(*(officer(h, 3000 + n, istat, acknowledged)
+                            for n, istat in enumerate(towns)))
+    backups: list[tuple[Path, set[tuple[int, str]]]] = []
     while not load.done():
-        before = rows(live, ACKNOWLEDGED)  # committed, so acknowledged or about to be
+        before = set(acknowledged)  # the officers saw these saved
         target = tmp_path / f"backup-{len(backups)}.sqlite3"
         await asyncio.to_thread(make_backup, live, target, io.StringIO())
         backups.append((target, before))
@@ -60,12 +88,13 @@ async def test_backups_while_officers_answer_hold_every_acknowledged_answer(
     await load
     final = tmp_path / "backup-final.sqlite3"
     make_backup(live, final, io.StringIO())
-    backups.append((final, rows(live, ACKNOWLEDGED)))
+    backups.append((final, set(acknowledged)))
 
     assert len(backups) >= 2
-    assert len(backups[-1][1]) >= OFFICERS * len(ANSWERS)  # the load really wrote
+    assert len(acknowledged) == OFFICERS * len(STEPS)
+    assert any(0 < len(before) < len(acknowledged) for _, before in backups)  # made mid-load
     for target, before in backups:
-        assert before <= rows(target, ACKNOWLEDGED), target
+        assert before <= rows(target, ANSWERS), target
         assert database.integrity_problems(target) == []
         # Self-contained: no journal beside it, and not in WAL mode.
         assert not any(target.with_name(target.name + s).exists()
@@ -77,9 +106,9 @@ async def test_backups_while_officers_answer_hold_every_acknowledged_answer(
     restored.parent.mkdir()
     out = io.StringIO()
     assert restore_backup(h.settings.model_copy(update={"database": restored}), final, out) == 0
-    assert rows(restored, ACKNOWLEDGED) == rows(live, ACKNOWLEDGED)
-    assert rows(restored, "SELECT response_id, answered FROM responses") == rows(
-        live, "SELECT response_id, answered FROM responses")
+    assert acknowledged <= rows(restored, ANSWERS)
+    assert rows(restored, "SELECT * FROM answer_changes") == rows(
+        live, "SELECT * FROM answer_changes")
     assert "restored" in out.getvalue()
 
 
