@@ -29,6 +29,7 @@ MAC_SEPARATOR = "|"
 MAC_CHARS = 8  # 48 bits of base64url: forging one takes ~10^14 presses
 PAYLOAD_BYTES = MAX_BYTES - len(MAC_SEPARATOR) - MAC_CHARS
 _BOT_ACTION = "x:"
+SEQ_DIGITS = 6
 _ITEM = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -39,8 +40,8 @@ def encode(seq: int, op: str, *args: object) -> str:
     return data
 
 
-def _int(text: str) -> int:
-    if not text.isdigit() or len(text) > 4:
+def _int(text: str, digits: int = 4) -> int:
+    if not text.isdigit() or len(text) > digits:
         raise ValueError(text)
     return int(text)
 
@@ -68,7 +69,8 @@ def _decode(data: str) -> ev.Input | str | None:
         return {"help": "help", "resume": "resume", "lang_it": "lang:it", "lang_en": "lang:en"}.get(
             parts[1]
         )
-    seq, op, args = _int(parts[0]), parts[1], parts[2:]
+    # The step counter grows with every step of a response: room for a million.
+    seq, op, args = _int(parts[0], SEQ_DIGITS), parts[1], parts[2:]
     simple: dict[str, ev.Input] = {
         "ok": ev.ConfirmSelection(seq),
         "k": ev.Keep(seq),

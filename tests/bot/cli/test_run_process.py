@@ -87,3 +87,14 @@ async def test_run_serves_refuses_restore_and_stops_on_sigterm(
     # The lock is free again: a restore now goes through.
     status, _, err = await surveybot(env, "restore", str(tmp_path / "copy.sqlite3"))
     assert status == 0, err
+
+
+async def test_a_token_telegram_refuses_is_one_line_and_status_2(
+    tmp_path: Path, double: BotApiDouble
+) -> None:
+    double.inject_error("getMe", 401, "Unauthorized", times=10)
+    status, _, err = await surveybot(environment(tmp_path, double), "run")
+    assert status == 2
+    assert err.strip().splitlines() == [
+        "error: SURVEYBOT_TOKEN was refused by Telegram (check it with @BotFather)"]
+    assert len(double.calls("getMe")) == 1  # not retried: waiting will not fix it

@@ -12,16 +12,16 @@ LONGEST_ITEM = "a" + "b" * 39  # the longest item id the codec accepts
 
 
 def test_the_longest_payload_fits_in_64_bytes_once_signed() -> None:
-    payload = cb.encode(9999, "e", LONGEST_ITEM, 9999)
+    payload = cb.encode(999_999, "e", LONGEST_ITEM, 9999)
     signed = cb.sign(KEY, 9_999_999_999, payload)
     assert len(signed.encode()) <= cb.MAX_BYTES
     assert cb.decode(cb.verify(KEY, 9_999_999_999, signed) or "") == ev.EditEntry(
-        LONGEST_ITEM, 9999, 9999)
+        LONGEST_ITEM, 9999, 999_999)
 
 
 def test_a_payload_that_would_not_fit_once_signed_is_refused() -> None:
     with pytest.raises(ValueError):
-        cb.encode(9999, "e", LONGEST_ITEM + "x" * 10, 9999)
+        cb.encode(999_999, "e", LONGEST_ITEM + "x" * 10, 9999)
 
 
 def test_a_mac_verifies_only_for_its_officer_payload_and_key() -> None:
