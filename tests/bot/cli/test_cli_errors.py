@@ -17,16 +17,16 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support.tree_under_test import assert_child_imports_this_tree, child_env
+
 TOKEN = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 HANG_GUARD = 60  # seconds: only there so a hang fails instead of blocking
 
 
 def surveybot(tmp_path: Path, *args: str, wrapper: tuple[str, ...] = (),
               **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SURVEYBOT_")}
-    environment.update(PYTHONPATH=str(ROOT), SURVEYBOT_DATABASE=str(tmp_path / "db.sqlite3"))
-    environment.update(env)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SURVEYBOT_")}
+    environment = child_env(base, **{"SURVEYBOT_DATABASE": str(tmp_path / "db.sqlite3"), **env})
     return subprocess.run(
         [*wrapper, sys.executable, "-m", "bot", *args], cwd=tmp_path, env=environment,
         capture_output=True, text=True, timeout=HANG_GUARD, check=False,
@@ -43,6 +43,10 @@ def one_line_error(result: subprocess.CompletedProcess[str], status: int,
         assert name in lines[0]
     assert result.returncode == status, result
     return lines[0]
+
+
+def test_the_children_run_this_tree(tmp_path: Path) -> None:
+    assert_child_imports_this_tree(child_env(), tmp_path)
 
 
 # --- settings ---------------------------------------------------------------------------

@@ -43,8 +43,7 @@ async def central() -> AsyncIterator[CentralDouble]:
 async def healthy(tmp_path: Path, double: BotApiDouble, central: CentralDouble) -> Settings:
     database = tmp_path / "bot.sqlite3"
     await (await Store.open(database)).close()
-    double.user_sends(9001, "ciao", chat_id=GROUP, chat_type="supergroup", chat_title="Assistenza")
-    double._touch_chat(GROUP, "supergroup", None, None, forum=True)
+    double.set_group(GROUP, title="Assistenza", forum=True)
     double.chat_members[(GROUP, BOT_ID)] = dict(ADMIN_WITH_TOPICS)
     return settings_for(tmp_path, double, central)
 
@@ -89,7 +88,7 @@ async def test_parts_not_configured_are_skipped_not_failed(
 
 
 async def test_a_plain_group_is_a_warning(healthy: Settings, double: BotApiDouble) -> None:
-    double._chat(GROUP).pop("is_forum")
+    double.set_group(GROUP, title="Assistenza", forum=False)
     double.chat_members[(GROUP, BOT_ID)] = {"status": "member"}
     status, lines = await doctor(healthy)
     assert status == 0

@@ -13,19 +13,20 @@ from pathlib import Path
 
 from tests.support.botapi_double import BotApiDouble
 from tests.support.harness import TOKEN
+from tests.support.tree_under_test import assert_child_imports_this_tree, child_env
 
-ROOT = Path(__file__).resolve().parents[3]
 HANG_GUARD = 60.0  # seconds: only there so a hang fails instead of blocking
 OFFICER = 4001
 
 
 def environment(tmp_path: Path, double: BotApiDouble) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEYBOT_")}
-    env.update(PYTHONPATH=str(ROOT), SURVEYBOT_TOKEN=TOKEN,
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SURVEYBOT_")}
+    env = child_env(base, SURVEYBOT_TOKEN=TOKEN,
                SURVEYBOT_TELEGRAM_API_URL=double.root,
                SURVEYBOT_DATABASE=str(tmp_path / "bot.sqlite3"),
                SURVEYBOT_CODE_SECRET="process-test-secret",
                SURVEYBOT_LOG_FORMAT="json", SURVEYBOT_LOG_FILE=str(tmp_path / "bot.log"))
+    assert_child_imports_this_tree(env, tmp_path)
     return env
 
 
