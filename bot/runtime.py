@@ -38,23 +38,27 @@ async def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     source = path.read_text(encoding="utf-8")
     questionnaire = parse_questionnaire(source)
     store = await Store.open(settings.database)
-    await bring_to_version(store, questionnaire, source, clock())
-    registry = MunicipalityRegistry.load()
-    flow = OfficerFlow(settings, store, questionnaire, registry, clock)
-    group = settings.assistance_chat_id
-    courier = StaffCourier(store, group, None, clock)
-    services = Services(
-        settings=settings, store=store, flow=flow, staff_courier=courier,
-        staff=StaffService(settings, store, flow),
-        coordination=CoordinationService(settings, store, flow),
-        tickets=None if group is None else TicketService(settings, store, flow, courier, group),
-    )
+    try:
+        await bring_to_version(store, questionnaire, source, clock())
+        registry = MunicipalityRegistry.load()
+        flow = OfficerFlow(settings, store, questionnaire, registry, clock)
+        group = settings.assistance_chat_id
+        courier = StaffCourier(store, group, None, clock)
+        services = Services(
+            settings=settings, store=store, flow=flow, staff_courier=courier,
+            staff=StaffService(settings, store, flow),
+            coordination=CoordinationService(settings, store, flow),
+            tickets=None if group is None else TicketService(settings, store, flow, courier, group),
+        )
 
-    async def close_store(_: object) -> None:
-        await store.close()
+        async def close_store(_: object) -> None:
+            await store.close()
 
-    install_assistance(services)
-    install_coordinators(services)
-    install_sync(services)
-    services.shutdown.append(close_store)
+        install_assistance(services)
+        install_coordinators(services)
+        install_sync(services)
+        services.shutdown.append(close_store)
+    except BaseException:
+        await store.close()  # an open connection would keep the process alive
+        raise
     return services

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sqlite3
+from contextlib import closing
 from importlib import resources
 from pathlib import Path
 
@@ -41,14 +43,60 @@ async def migrate(db: aiosqlite.Connection, target: int | None = None) -> int:
 
 
 async def connect(path: Path | str, *, migrate_to: int | None = None) -> aiosqlite.Connection:
-    """Open the database in WAL mode with foreign keys on, migrated."""
+    """Open the database in WAL mode with foreign keys on, migrated.
+
+    On any error the connection is closed before raising: aiosqlite's worker
+    thread is not a daemon, and one left running keeps the process from exiting.
+    """
+    # Opened once synchronously first: when aiosqlite's own open fails, its worker
+    # thread outlives the event loop and dies with a traceback on the way out.
+    sqlite3.connect(str(path)).close()
     db = await aiosqlite.connect(str(path), isolation_level=None)
-    db.row_factory = aiosqlite.Row
-    await db.execute("PRAGMA journal_mode = WAL")
-    # NORMAL is durable across application crashes in WAL mode; FULL also
-    # survives power loss, which is what "acknowledged means stored" needs.
-    await db.execute("PRAGMA synchronous = FULL")
-    await db.execute("PRAGMA foreign_keys = ON")
-    await db.execute("PRAGMA busy_timeout = 5000")
-    await migrate(db, migrate_to)
+    try:
+        db.row_factory = aiosqlite.Row
+        await db.execute("PRAGMA busy_timeout = 5000")
+        await db.execute("PRAGMA journal_mode = WAL")
+        # NORMAL is durable across application crashes in WAL mode; FULL also
+        # survives power loss, which is what "acknowledged means stored" needs.
+        await db.execute("PRAGMA synchronous = FULL")
+        await db.execute("PRAGMA foreign_keys = ON")
+        await migrate(db, migrate_to)
+    except BaseException:
+        await db.close()
+        raise
     return db
+
+
+def _open_existing(path: Path | str) -> sqlite3.Connection:
+    """A plain connection that never creates the file."""
+    return sqlite3.connect(Path(path).resolve().as_uri() + "?mode=rw", uri=True)
+
+
+def schema_version(path: Path | str) -> int:
+    """The file's `PRAGMA user_version`, read without changing anything."""
+    with closing(_open_existing(path)) as db:
+        row = db.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def integrity_problems(path: Path | str) -> list[str]:
+    """`PRAGMA integrity_check` of a file: empty when sound."""
+    with closing(_open_existing(path)) as db:
+        rows = db.execute("PRAGMA integrity_check").fetchall()
+    found = [str(row[0]) for row in rows]
+    return [] if found == ["ok"] else found
+
+
+def backup(source: Path | str, target: Path | str) -> None:
+    """A consistent copy of a live database, in one self-contained file.
+
+    SQLite's online backup API copies page by page and restarts on writes by
+    other connections, so the copy is one moment of the source even while the
+    bot writes. The copy is switched out of WAL mode, so no -wal or -shm file
+    belongs to it.
+    """
+    with closing(_open_existing(source)) as src, \
+            closing(sqlite3.connect(str(target))) as dst:
+        src.execute("PRAGMA busy_timeout = 5000")
+        src.backup(dst, pages=256)
+        dst.execute("PRAGMA journal_mode = DELETE")

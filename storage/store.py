@@ -212,6 +212,13 @@ class Store:
         )
         return [datetime.fromisoformat(r[0]) for r in rows]
 
+    async def all_failures_since(self, since: datetime) -> list[datetime]:
+        """Wrong codes of every user strictly after `since`, oldest first."""
+        rows = await self.fetchall(
+            "SELECT at FROM login_failures WHERE at > ? ORDER BY at", since.isoformat()
+        )
+        return [datetime.fromisoformat(r[0]) for r in rows]
+
     async def clear_failures(self, user_id: int) -> int:
         async with self.transaction() as db:
             cursor = await db.execute("DELETE FROM login_failures WHERE user_id = ?", (user_id,))

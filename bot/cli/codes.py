@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from bot.cli.errors import CliError
 from bot.services.codes import issue_code
 from bot.settings import Settings
 from storage.municipalities import MunicipalityRegistry
@@ -24,7 +25,7 @@ def read_istat_column(path: Path) -> list[str]:
     with path.open(encoding="utf-8-sig", newline="") as source:
         reader = csv.DictReader(source)
         if reader.fieldnames is None or "istat" not in reader.fieldnames:
-            raise SystemExit(f"error: {path} has no 'istat' column")
+            raise CliError(f"{path} has no 'istat' column")
         return [row["istat"].strip() for row in reader if row["istat"].strip()]
 
 
@@ -34,10 +35,10 @@ async def run_codes(settings: Settings, args: argparse.Namespace) -> int:
     if args.from_file:
         wanted.extend(read_istat_column(args.from_file))
     if not wanted:
-        raise SystemExit("error: give --istat CODE [CODE ...] or --from FILE.csv")
+        raise CliError("give --istat CODE [CODE ...] or --from FILE.csv")
     unknown = [code for code in wanted if registry.get(code) is None]
     if unknown:
-        raise SystemExit(f"error: unknown ISTAT codes: {', '.join(unknown)}")
+        raise CliError(f"unknown ISTAT codes: {', '.join(unknown)}")
     store = await Store.open(settings.database)
     try:
         if args.action == "revoke":

@@ -10,12 +10,19 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.settings import Settings
+from bot import logs
+from bot.cli.errors import OUTSIDE, CliError, explain
+from bot.settings import Settings, load_settings
 from conversations.schema import shipped_questionnaire_path
+
+log = logging.getLogger(__name__)
 
 # Modules that add their own subcommands: each has add_commands(subparsers),
 # setting `handler(settings, args) -> int` as a default on its parsers.
-EXTENSIONS: list[str] = ["bot.cli.sync", "bot.cli.export", "bot.cli.status", "bot.cli.xlsform"]
+EXTENSIONS: list[str] = [
+    "bot.cli.sync", "bot.cli.export", "bot.cli.status", "bot.cli.xlsform", "bot.cli.backup",
+    "bot.cli.doctor",
+]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,10 +78,26 @@ def questionnaire_is_sound(path: Path) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the bot token
+    settings: Settings | None = None
+    try:
+        # Every command checks every setting first, even those it does not use:
+        # a typo shows up at the first `status`, not at the first deploy.
+        settings = load_settings()
+        logs.configure(settings)
+        return _dispatch(settings, args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # every failure ends as one line and a status
+        known = explain(error, settings.database if settings else None)
+        if known is None:
+            log.debug("unexpected failure", exc_info=error)
+            known = CliError(f"unexpected {type(error).__name__}: {error} "
+                             "(SURVEYBOT_LOG_LEVEL=DEBUG shows where)", OUTSIDE)
+        print(f"error: {known}", file=sys.stderr)
+        return known.status
+
+
+def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "validate":
         from conversations.validator import lint_file
 
@@ -96,7 +119,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not questionnaire_is_sound(path):
             return 2
         return run_preview(load_questionnaire(path), lang=args.lang, istat=args.istat)
-    settings = Settings()
     if args.command in VALIDATED_FIRST and not questionnaire_is_sound(
         settings.questionnaire or shipped_questionnaire_path()
     ):

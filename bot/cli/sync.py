@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from bot.cli.errors import CliError
 from bot.services.sync_loop import central_from_settings
 from bot.settings import Settings
 from storage.store import Store
@@ -47,7 +48,7 @@ async def run_push(settings: Settings, *, ignore_schedule: bool = False,
     """One pass; exit status 1 if rows were rejected or the server failed."""
     central = central_from_settings(settings)
     if central is None:
-        raise SystemExit("error: SURVEYBOT_CENTRAL_URL is not set")
+        raise CliError("SURVEYBOT_CENTRAL_URL is not set")
     store = await Store.open(settings.database)
     try:
         async with central_client(central) as client:

@@ -1,29 +1,47 @@
-"""Inline-button payloads: `<seq>:<op>[:<arg>[:<arg>]]`, always under 64 bytes.
+"""Inline-button payloads: `<seq>:<op>[:<arg>[:<arg>]]|<mac>`, at most 64 bytes.
 
 `seq` is the engine's step counter when the button was drawn, so a stale or
-doubled press is refused by the engine. Anything that does not decode is a
-forged press and changes nothing.
+doubled press is refused by the engine. The mac (`sign`) is a keyed hash of
+the officer's user id and the payload: a payload copied from another
+officer's screen, made up with the right counter, or for a button that was
+never drawn does not verify (`verify`) and changes nothing. Bot-level actions
+(`x:help`, `x:resume`, `x:lang_it`) change no answer and are also drawn by
+reminders and broadcasts, so they are accepted without a mac.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from conversations import inputs as ev
 
+if TYPE_CHECKING:  # the presenter imports this module
+    from bot.render.presenter import Screen
+
 MAX_BYTES = 64
+MAC_SEPARATOR = "|"
+MAC_CHARS = 8  # 48 bits of base64url: forging one takes ~10^14 presses
+PAYLOAD_BYTES = MAX_BYTES - len(MAC_SEPARATOR) - MAC_CHARS
+_BOT_ACTION = "x:"
+SEQ_DIGITS = 6
 _ITEM = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
 def encode(seq: int, op: str, *args: object) -> str:
     data = ":".join([str(seq), op, *(str(a) for a in args)])
-    if len(data.encode()) > MAX_BYTES:
+    if len(data.encode()) > PAYLOAD_BYTES:
         raise ValueError(f"callback data too long: {data!r}")
     return data
 
 
-def _int(text: str) -> int:
-    if not text.isdigit() or len(text) > 4:
+def _int(text: str, digits: int = 4) -> int:
+    if not text.isdigit() or len(text) > digits:
         raise ValueError(text)
     return int(text)
 
@@ -51,7 +69,8 @@ def _decode(data: str) -> ev.Input | str | None:
         return {"help": "help", "resume": "resume", "lang_it": "lang:it", "lang_en": "lang:en"}.get(
             parts[1]
         )
-    seq, op, args = _int(parts[0]), parts[1], parts[2:]
+    # The step counter grows with every step of a response: room for a million.
+    seq, op, args = _int(parts[0], SEQ_DIGITS), parts[1], parts[2:]
     simple: dict[str, ev.Input] = {
         "ok": ev.ConfirmSelection(seq),
         "k": ev.Keep(seq),
@@ -116,3 +135,39 @@ def decode_staff(prefix: str, data: str) -> tuple[str, ...] | None:
 def staff_pattern(prefix: str) -> str:
     """The regular expression a handler routes this prefix's presses with."""
     return rf"^{prefix}:"
+
+
+def button_key(code_secret: bytes) -> bytes:
+    """The mac key, derived so it is never the key access codes are hashed with."""
+    return hmac.new(code_secret, b"surveybot/callback-data/v1", hashlib.sha256).digest()
+
+
+def _mac(key: bytes, user_id: int, payload: str) -> str:
+    digest = hmac.new(key, f"{user_id}\n{payload}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:MAC_CHARS]
+
+
+def sign(key: bytes, user_id: int, payload: str) -> str:
+    """The payload with the mac of this officer appended."""
+    if payload.startswith(_BOT_ACTION) or MAC_SEPARATOR in payload:
+        return payload
+    return f"{payload}{MAC_SEPARATOR}{_mac(key, user_id, payload)}"
+
+
+def verify(key: bytes, user_id: int, data: str) -> str | None:
+    """The payload when its mac is this officer's (or it is a bot action); else None."""
+    if data.startswith(_BOT_ACTION):
+        return data
+    payload, separator, mac = data.rpartition(MAC_SEPARATOR)
+    if not separator or not hmac.compare_digest(mac, _mac(key, user_id, payload)):
+        return None
+    return payload
+
+
+def sign_screens(key: bytes, user_id: int, screens: Sequence[Screen]) -> list[Screen]:
+    """The screens with every button signed for this officer."""
+    return [
+        replace(screen, buttons=[[replace(b, data=sign(key, user_id, b.data)) for b in row]
+                                 for row in screen.buttons])
+        for screen in screens
+    ]

@@ -32,6 +32,9 @@ from storage.store import Change, Officer, Store, Submission, response_id
 
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
+# The ceiling across all users (settings.wrong_codes_per_hour) counts over this.
+GLOBAL_WINDOW = timedelta(hours=1)
+GUESSING_ALERT_KEY = "code_guessing_alerted_at"
 # After this long without a step, a message first brings the officer back to
 # where they stand (it is not taken as the answer to a question they may not
 # remember any more).
@@ -64,6 +67,8 @@ class Reply:
     # The engine moved on: every keyboard drawn before is stale, retire them all
     # (also when no new prompt follows, e.g. after the submission).
     closes_prompt: bool = False
+    # A line for the assistance chat (e.g. codes being guessed across accounts).
+    alert: str | None = None
 
 
 Clock = Callable[[], datetime]
@@ -84,6 +89,7 @@ class OfficerFlow:
         self.registry = registry
         self.clock = clock
         self._secret = settings.code_secret.get_secret_value().encode()
+        self.button_key = cb.button_key(self._secret)
         self._locks: dict[str, asyncio.Lock] = {}
         self.editions = EditionStore(store)
         # The last validation error each officer saw, for the context of a ticket.
@@ -163,7 +169,8 @@ class OfficerFlow:
     async def button(self, sender: Sender, data: str) -> Reply:
         officer = await self.officer(sender)
         t = translator(officer.language)
-        decoded = cb.decode(data)
+        payload = cb.verify(self.button_key, sender.user_id, data)
+        decoded = cb.decode(payload) if payload is not None else None
         if decoded is None:
             return Reply(callback_text=t("error.forged_button"))
         if isinstance(decoded, str):
@@ -237,6 +244,9 @@ class OfficerFlow:
             failures = await self.store.failures_since(officer.user_id, now - FAILURE_WINDOW)
             if len(failures) >= MAX_FAILURES:
                 return Reply([Screen(t("code_locked", until=self._until(failures, officer)))])
+            busy = await self._guessing_pause(officer, now)
+            if busy is not None:
+                return busy
             form = access_codes.check(text)
             if form is CodeCheck.MALFORMED:
                 return Reply([Screen(t("code_malformed"))])
@@ -260,12 +270,32 @@ class OfficerFlow:
         reply.screens.insert(0, greeting)
         return reply
 
-    def _until(self, failures: list[datetime], officer: Officer) -> str:
-        unlock = failures[-MAX_FAILURES] + FAILURE_WINDOW
+    async def _guessing_pause(self, officer: Officer, now: datetime) -> Reply | None:
+        """Past the ceiling of wrong codes per hour across all users (many accounts
+        guessing), every new attempt waits; the assistance chat hears of it once
+        per window."""
+        limit = self.settings.wrong_codes_per_hour
+        recent = await self.store.all_failures_since(now - GLOBAL_WINDOW)
+        if len(recent) < limit:
+            return None
+        unlock = recent[len(recent) - limit] + GLOBAL_WINDOW
+        until = self._moment_up(unlock, officer.language)
+        reply = Reply([Screen(translator(officer.language)("code_guessing_pause", until=until))])
+        alerted = await self.store.setting(GUESSING_ALERT_KEY)
+        if alerted is None or datetime.fromisoformat(alerted) <= now - GLOBAL_WINDOW:
+            await self.store.set_setting(GUESSING_ALERT_KEY, now.isoformat())
+            reply.alert = translator("it")("staff.code_guessing_alert", count=len(recent),
+                                           until=self._moment_up(unlock, "it"))
+        return reply
+
+    def _moment_up(self, moment: datetime, lang: str) -> str:
         # Shown to the minute: round up, so the time told is never still locked.
-        if unlock.second or unlock.microsecond:
-            unlock = unlock.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        return formatting.moment(unlock, self.settings.timezone, translator(officer.language))
+        if moment.second or moment.microsecond:
+            moment = moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        return formatting.moment(moment, self.settings.timezone, translator(lang))
+
+    def _until(self, failures: list[datetime], officer: Officer) -> str:
+        return self._moment_up(failures[-MAX_FAILURES] + FAILURE_WINDOW, officer.language)
 
     # --- the questionnaire --------------------------------------------------------
     async def step(self, officer: Officer, inp: ev.Input) -> Reply:

@@ -278,8 +278,10 @@ class TicketService:
                               source=(message.chat_id, message.message_id), now=now)
         return DeskResult(deliver=True, edits=await self._card_edits(ticket.id))
 
-    async def press(self, operator: Sender, data: str) -> DeskResult:
-        """"Prendo io" / "Risolto" under a card."""
+    async def press(
+        self, operator: Sender, data: str, card: tuple[int, int] | None = None
+    ) -> DeskResult:
+        """"Prendo io" / "Risolto" under a card; `card` is (chat, message) pressed on."""
         t = translator(STAFF_LANG)
         if refused := self._refused(operator):
             return DeskResult(toast=refused, alert=True)
@@ -288,6 +290,10 @@ class TicketService:
         if decoded is not None and len(decoded) == 2 and decoded[1].isdigit():
             ticket = await self.tickets.get(int(decoded[1]))
         if decoded is None or ticket is None or decoded[0] not in (texts.TAKE, texts.CLOSE):
+            return DeskResult(toast=t("error.forged_button"))
+        # A press counts only on that ticket's own card: a payload copied or made up
+        # for another ticket (and pressed elsewhere) changes nothing.
+        if card != (self.group, ticket.card_message_id):
             return DeskResult(toast=t("error.forged_button"))
         name = operator.first_name
         if decoded[0] == texts.CLOSE:

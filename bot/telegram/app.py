@@ -20,6 +20,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -27,6 +28,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.render import callbacks as cb
 from bot.render.i18n import translator
 from bot.render.presenter import Screen
 from bot.services.coordination import CoordinationService
@@ -35,8 +37,9 @@ from bot.services.staff import StaffService
 from bot.services.staff_courier import StaffCourier
 from bot.services.tickets import TicketService
 from bot.settings import Settings
-from bot.telegram.sender import deliver
+from bot.telegram.sender import alert_staff, deliver
 from bot.telegram.transport import LeanRequest
+from bot.telegram.updates import build_bot
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -107,6 +110,8 @@ class OfficerHandlers:
         # One update at a time per officer, in arrival order (updates run concurrently).
         async with self.flow.lock(f"chat:{sender.user_id}"):
             reply = await make(sender)
+            # Buttons carry this officer's mac: see bot.render.callbacks.
+            reply.screens = cb.sign_screens(self.flow.button_key, sender.user_id, reply.screens)
             query = update.callback_query
             if query is not None:
                 await answer_query(query, reply.callback_text)
@@ -115,6 +120,9 @@ class OfficerHandlers:
                 update.get_bot(), self.s.store, sender.user_id, reply,
                 pressed=pressed if isinstance(pressed, Message) else None,
             )
+            if reply.alert is not None:
+                await alert_staff(update.get_bot(), self.s.settings.assistance_chat_id,
+                                  reply.alert)
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         payload = context.args[0] if context.args else None
@@ -177,7 +185,10 @@ class OfficerHandlers:
         await self.notice(update, "unsupported_media")
 
     async def edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self.notice(update, "edited_ignored")
+        """Any edit: an officer gets the notice, staff chats nothing; no command runs."""
+        if private(update):
+            await self.notice(update, "edited_ignored")
+        raise ApplicationHandlerStop
 
     async def group(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -189,11 +200,10 @@ class OfficerHandlers:
 def register_officer_handlers(app: App, services: Services) -> None:
     h = OfficerHandlers(services)
     only_private = filters.ChatType.PRIVATE
-    # First: CommandHandler also matches edited messages, and an edit into "/salta"
-    # must not skip a question. Every edit only gets the notice.
-    app.add_handler(
-        MessageHandler(filters.UpdateType.EDITED_MESSAGE & only_private, h.edited), group=1
-    )
+    # Before every other group (staff commands are in group 0): CommandHandler
+    # also matches edited messages, and an edit into "/salta" or "/chiudi" must
+    # not run it. Every edit only gets the notice (in private chats).
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, h.edited), group=-1)
     app.add_handler(CommandHandler("start", h.start, filters=only_private), group=1)
     for italian, (english, action) in COMMANDS.items():
         app.add_handler(
@@ -263,27 +273,22 @@ def error_handler(
 
 
 def build_application(services: Services, *, token: str) -> App:
-    root = services.settings.telegram_api_url
-    builder = (
+    rate = services.settings.max_messages_per_second
+    # Counts every request with a chat_id (edits included); a 429 is retried.
+    limiter = (AIORateLimiter(overall_max_rate=rate, overall_time_period=1, max_retries=3)
+               if rate > 0 else None)
+    app: App = (
         ApplicationBuilder()
-        .token(token)
-        .base_url(f"{root}/bot")
-        .base_file_url(f"{root}/file/bot")
-        .request(LeanRequest(pool_size=64))
-        .get_updates_request(LeanRequest(pool_size=1))
+        .bot(build_bot(token, services.settings.telegram_api_url,
+                       request=LeanRequest(pool_size=64),
+                       get_updates_request=LeanRequest(pool_size=1), rate_limiter=limiter))
         # Answers of different municipalities run side by side; more than this only
         # holds memory while they queue for the one database connection.
         .concurrent_updates(32)
         .post_init(_post_init(services))
         .post_shutdown(_post_shutdown(services))
+        .build()
     )
-    rate = services.settings.max_messages_per_second
-    if rate > 0:
-        # Counts every request with a chat_id (edits included); a 429 is retried.
-        limiter = AIORateLimiter(overall_max_rate=rate, overall_time_period=1, max_retries=3)
-        app: App = builder.rate_limiter(limiter).build()
-    else:
-        app = builder.build()
     for register in services.registrars:
         register(app, services)
     register_officer_handlers(app, services)

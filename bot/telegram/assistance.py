@@ -112,7 +112,9 @@ class TicketHandlers:
     async def press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         assert query is not None
-        result = await self.desk.press(staff_sender(update), query.data or "")
+        pressed = query.message
+        card = (pressed.chat.id, pressed.message_id) if pressed is not None else None
+        result = await self.desk.press(staff_sender(update), query.data or "", card)
         await self._show(update, result, officer=False)
 
     async def close_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -294,3 +294,15 @@ async def send_file_to_staff(bot: Bot, chat_id: int, data: bytes, *, filename: s
                                     caption=caption[:1024])
     except TelegramError as error:
         log.warning("could not send %s to %s: %s", filename, chat_id, error)
+
+
+async def alert_staff(bot: Bot, chat_id: int | None, text: str) -> None:
+    """A line for the assistance chat; without one, the log has it. Never raises:
+    the officer's reply has gone out already."""
+    if chat_id is None:
+        log.warning("alert (no assistance chat set): %s", text)
+        return
+    try:
+        await bot.send_message(chat_id, text)
+    except TelegramError as error:
+        log.warning("could not alert the assistance chat (%s): %s", error, text)

@@ -896,6 +896,8 @@ class BotApiDouble:
         self.menu_buttons: dict[int | None, JSONDict] = {}
         self.bot_settings: dict[tuple[str, str], str] = {}  # (name/description/..., lang)
         self.webhook_url = ""
+        # getChatMember answers, by (chat id, user id); default {"status": "member"}.
+        self.chat_members: dict[tuple[int, int], JSONDict] = {}
         self.webhook_params: Params = {}
         self.topics: dict[int, dict[int, JSONDict]] = {}
 
@@ -2587,11 +2589,12 @@ class BotApiDouble:
         return info
 
     def _get_chat_member(self, params: Params) -> JSONDict:
-        self._target_chat(params, check_block=False)
+        chat_id = self._target_chat(params, check_block=False)
         user_id = _get_int(params, "user_id")
         if user_id is None:
             raise ApiError(400, "Bad Request: user not found")
-        return {"status": "member", "user": self._user_dict(user_id)}
+        member = self.chat_members.get((chat_id, user_id), {"status": "member"})
+        return {**_clone(member), "user": self._user_dict(user_id)}
 
     def _get_file(self, params: Params) -> JSONDict:
         file_id = _get_str(params, "file_id") or ""

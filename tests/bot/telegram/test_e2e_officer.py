@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.render import callbacks as cb
 from bot.services.officer_flow import FAILURE_WINDOW
 from conversations import access_codes, engine
 from conversations.state import State
@@ -59,6 +60,11 @@ async def changes_by(h: Harness, item_ref: str) -> list[tuple[Any, ...]]:
     return await rows(
         h, "SELECT new_json, user_id FROM answer_changes WHERE item_ref = ? ORDER BY id", item_ref
     )
+
+
+def signed(data: str, user: int = OFFICER) -> str:
+    """A payload with the mac the bot would draw for this officer (harness secret)."""
+    return cb.sign(cb.button_key(b"test-secret"), user, data)
 
 
 def seq_of(data: str) -> str | None:
@@ -413,7 +419,7 @@ async def test_answers_before_login_ask_for_the_code(harness: Harness) -> None:
     await h.issue(FIRENZE)
     await h.send(OFFICER, "/riepilogo")
     assert "Prima di rispondere serve il tuo identificativo abilitante" in h.screen(OFFICER, 2)
-    h.double.user_presses(OFFICER, 99, "1:c:0")
+    h.double.user_presses(OFFICER, 99, signed("1:c:0"))
     await h.settle()
     assert h.toasts()[-1] == "Prima di rispondere serve il tuo identificativo abilitante."
     assert await rows(h, "SELECT * FROM responses") == []
@@ -683,7 +689,9 @@ async def test_forged_callbacks_change_nothing(harness: Harness) -> None:
         "2:d:practices:0",
         "2:R",
     ):
-        await h.press_data(OFFICER, message_id, data)
+        # Signed for this officer: what the engine does with each (the mac
+        # itself is tested in test_e2e_buttons.py).
+        await h.press_data(OFFICER, message_id, signed(data))
         assert h.toasts()[-1], f"no notice for {data!r}"
     assert "Pulsante non riconosciuto" in h.toasts()[-12]
     assert "non è più valido" in h.toasts()[-11]

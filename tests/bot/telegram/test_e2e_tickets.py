@@ -89,7 +89,8 @@ async def test_ticket_raised_answered_followed_up_closed(desk: Harness) -> None:
     assert any("quale email" in t for t in group_texts(h))
 
     # The operator takes it, then answers by replying to the card.
-    await h.press_data(OPERATOR, card["message_id"], "tk:take:1")
+    h.double.user_presses(OPERATOR, card["message_id"], "tk:take:1", chat_id=GROUP)
+    await h.double.wait_idle()
     card = h.double.message(GROUP, card["message_id"])
     assert "Preso in carico da" in card["text"]
     h.clock.now += timedelta(minutes=7)
@@ -106,7 +107,8 @@ async def test_ticket_raised_answered_followed_up_closed(desk: Harness) -> None:
     assert any("E il telefono?" in t for t in group_texts(h))
 
     # Closing tells the officer; the questionnaire position was kept throughout.
-    await h.press_data(OPERATOR, card["message_id"], "tk:close:1")
+    h.double.user_presses(OPERATOR, card["message_id"], "tk:close:1", chat_id=GROUP)
+    await h.double.wait_idle()
     assert "chiuso" in h.last_text(OFFICER)
     assert "Risolto" not in str(h.double.buttons(h.double.message(GROUP, card["message_id"])))
     await h.send(OFFICER, "/riprendi")

@@ -1,0 +1,62 @@
+"""Which updates the bot asks for, and a bot that survives one it cannot read.
+
+python-telegram-bot parses a whole `getUpdates` batch at once: one update it
+cannot parse fails the batch, the Updater asks for the same batch again, and
+no reply goes out while the log fills with the batch (personal data
+included). `PoisonSafeBot` parses each update of a batch on its own first and
+replaces one that fails by a bare update with the same id, which no handler
+matches: it is logged once, without its content, and the offset moves on.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.ext import AIORateLimiter, ExtBot
+from telegram.request import BaseRequest
+
+log = logging.getLogger(__name__)
+
+# The update types some handler of ours reads; Telegram sends nothing else.
+ALLOWED_UPDATES: list[str] = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+
+
+def readable(raw: Any) -> Any:
+    """The update itself when it parses; a bare one with its id otherwise."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("update_id"), int):
+        log.warning("skipped an update without a usable update_id")
+        return None
+    try:
+        Update.de_json(raw, None)
+    except Exception as error:
+        # The keys say which kind of update it was; values may be personal.
+        kinds = ",".join(sorted(key for key in raw if key != "update_id")) or "empty"
+        log.warning("skipped update %s (%s): it could not be read (%s)",
+                    raw["update_id"], kinds, type(error).__name__)
+        return {"update_id": raw["update_id"]}
+    return raw
+
+
+class PoisonSafeBot(ExtBot[Any]):
+    async def _post(self, endpoint: str, data: Any = None, **kwargs: Any) -> Any:
+        result = await super()._post(endpoint, data, **kwargs)
+        if endpoint == "getUpdates" and isinstance(result, list):
+            return [update for update in map(readable, result) if update is not None]
+        return result
+
+
+def build_bot(
+    token: str, root: str, *, request: BaseRequest, get_updates_request: BaseRequest,
+    rate_limiter: AIORateLimiter | None = None,
+) -> PoisonSafeBot:
+    """The bot for the Application: the Bot API server at `root`."""
+    return PoisonSafeBot(
+        token,
+        base_url=f"{root}/bot",
+        base_file_url=f"{root}/file/bot",
+        request=request,
+        get_updates_request=get_updates_request,
+        rate_limiter=rate_limiter,
+    )

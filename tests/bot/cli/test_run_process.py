@@ -1,0 +1,101 @@
+"""The real `surveybot run` process against the Bot API double: what it asks
+Telegram for, JSON logs without secrets, restore refused while it runs, and a
+graceful stop on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from tests.support.botapi_double import BotApiDouble
+from tests.support.harness import TOKEN
+from tests.support.tree_under_test import assert_child_imports_this_tree, child_env
+
+HANG_GUARD = 60.0  # seconds: only there so a hang fails instead of blocking
+OFFICER = 4001
+
+
+def environment(tmp_path: Path, double: BotApiDouble) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SURVEYBOT_")}
+    env = child_env(base, SURVEYBOT_TOKEN=TOKEN,
+               SURVEYBOT_TELEGRAM_API_URL=double.root,
+               SURVEYBOT_DATABASE=str(tmp_path / "bot.sqlite3"),
+               SURVEYBOT_CODE_SECRET="process-test-secret",
+               SURVEYBOT_LOG_FORMAT="json", SURVEYBOT_LOG_FILE=str(tmp_path / "bot.log"))
+    assert_child_imports_this_tree(env, tmp_path)
+    return env
+
+
+async def surveybot(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, env=env,
+        cwd=str(Path(env["SURVEYBOT_DATABASE"]).parent),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), HANG_GUARD)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_run_serves_refuses_restore_and_stops_on_sigterm(
+    tmp_path: Path, double: BotApiDouble
+) -> None:
+    env = environment(tmp_path, double)
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", env=env, cwd=str(tmp_path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        await double.wait_for(lambda: bool(double.calls("getUpdates")), timeout=HANG_GUARD)
+        # Only the update types some handler reads.
+        assert double.calls("getUpdates")[0]["allowed_updates"] == [
+            "message", "edited_message", "callback_query"]
+        double.user_sends(OFFICER, "/start")
+        await double.wait_for(lambda: len(double.sent(OFFICER)) >= 3, timeout=HANG_GUARD)
+        assert "identificativo" in double.texts(OFFICER)[-1]
+
+        # A backup works while it runs; a restore is refused.
+        status, out, err = await surveybot(env, "backup", str(tmp_path / "copy.sqlite3"))
+        assert status == 0, err
+        assert "integrity ok" in out
+        status, _, err = await surveybot(env, "restore", str(tmp_path / "copy.sqlite3"))
+        assert status == 1
+        assert f"a bot (pid {bot.pid}) is running on it" in err
+        assert len(err.strip().splitlines()) == 1
+
+        # An officer's message in flight when SIGTERM arrives still gets its reply.
+        double.user_sends(OFFICER, "K7MQ-X9PR-4T")
+        await double.wait_for(lambda: len(double.sent(OFFICER)) >= 4, timeout=HANG_GUARD)
+        bot.send_signal(signal.SIGTERM)
+        _, err_bytes = await asyncio.wait_for(bot.communicate(), HANG_GUARD)
+    finally:
+        if bot.returncode is None:
+            bot.kill()
+            await bot.wait()
+    assert bot.returncode == 0, err_bytes.decode()
+    assert "Traceback" not in err_bytes.decode()
+
+    log_lines = (tmp_path / "bot.log").read_text().splitlines()
+    entries = [json.loads(line) for line in log_lines]  # one JSON object per line
+    messages = [entry["message"] for entry in entries]
+    assert any("long polling" in m for m in messages)
+    assert messages[-1] == "stopped"
+    everything = "\n".join(log_lines)
+    assert TOKEN not in everything and "process-test-secret" not in everything
+    assert "K7MQ-X9PR-4T" not in everything
+    # The lock is free again: a restore now goes through.
+    status, _, err = await surveybot(env, "restore", str(tmp_path / "copy.sqlite3"))
+    assert status == 0, err
+
+
+async def test_a_token_telegram_refuses_is_one_line_and_status_2(
+    tmp_path: Path, double: BotApiDouble
+) -> None:
+    double.inject_error("getMe", 401, "Unauthorized", times=10)
+    status, _, err = await surveybot(environment(tmp_path, double), "run")
+    assert status == 2
+    assert err.strip().splitlines() == [
+        "error: SURVEYBOT_TOKEN was refused by Telegram (check it with @BotFather)"]
+    assert len(double.calls("getMe")) == 1  # not retried: waiting will not fix it
