@@ -1,4 +1,4 @@
-"""`surveybot run`: long polling, or PTB's webhook server with a secret token.
+"""`surveybot run`: long polling, or our webhook receiver with a secret token.
 
 Everything runs in one event loop that we own: the database is opened in it,
 the Application is started in it, and SIGINT/SIGTERM stop it cleanly: no new
@@ -22,6 +22,7 @@ from bot.runtime import open_services
 from bot.settings import Settings
 from bot.telegram.app import App, Services, build_application
 from bot.telegram.updates import ALLOWED_UPDATES
+from bot.telegram.webhook import WebhookReceiver
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,15 @@ async def _serve(settings: Settings, token: str, webhook_url: str | None, listen
         app = build_application(services, token=token)
         if not await _initialize(app, settings, stop):
             return 0  # stopped while waiting for Telegram
+        receiver: WebhookReceiver | None = None
         try:
-            await _start(app, settings, token, webhook_url, listen)
+            receiver = await _start(app, settings, token, webhook_url, listen)
             log.info("running; SIGTERM or Ctrl-C stops")
             await stop.wait()
             log.info("stopping: finishing the updates in hand")
         finally:
+            if receiver is not None:
+                await receiver.stop()
             await _stop(app)
     finally:
         await _close(services)
@@ -85,7 +89,7 @@ async def _initialize(app: App, settings: Settings, stop: asyncio.Event) -> bool
 
 
 async def _start(app: App, settings: Settings, token: str, webhook_url: str | None,
-                 listen: str) -> None:
+                 listen: str) -> WebhookReceiver | None:
     if app.post_init is not None:
         await app.post_init(app)
     await app.start()
@@ -93,16 +97,22 @@ async def _start(app: App, settings: Settings, token: str, webhook_url: str | No
     if webhook_url is None:
         log.info("long polling against %s", settings.telegram_api_url)
         await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
-        return
+        return None
     host, _, port = listen.rpartition(":")
+    if not port.isdigit():
+        raise CliError(f"--listen {listen!r}: expected HOST:PORT, e.g. 127.0.0.1:8443")
     secret = (settings.webhook_secret.get_secret_value() if settings.webhook_secret
               else hashlib.sha256(("webhook" + token).encode()).hexdigest()[:32])
+    receiver = WebhookReceiver(app, secret)
+    try:
+        await receiver.start(host or "0.0.0.0", int(port))
+    except OSError as error:
+        raise CliError(f"cannot listen on {listen} for the webhook: {error.strerror}",
+                       OUTSIDE) from None
     log.info("serving the webhook on %s", listen)
-    await app.updater.start_webhook(
-        listen=host or "0.0.0.0", port=int(port), url_path="telegram",
-        secret_token=secret, webhook_url=webhook_url.rstrip("/") + "/telegram",
-        allowed_updates=ALLOWED_UPDATES,
-    )
+    await app.bot.set_webhook(webhook_url.rstrip("/") + "/telegram", secret_token=secret,
+                              allowed_updates=ALLOWED_UPDATES)
+    return receiver
 
 
 async def _stop(app: App) -> None:

@@ -8,8 +8,11 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
+
+import httpx
 
 from tests.support.botapi_double import BotApiDouble
 from tests.support.harness import TOKEN
@@ -99,3 +102,43 @@ async def test_a_token_telegram_refuses_is_one_line_and_status_2(
     assert err.strip().splitlines() == [
         "error: SURVEYBOT_TOKEN was refused by Telegram (check it with @BotFather)"]
     assert len(double.calls("getMe")) == 1  # not retried: waiting will not fix it
+
+
+async def test_run_in_webhook_mode_registers_the_webhook_and_serves_posts(
+    tmp_path: Path, double: BotApiDouble
+) -> None:
+    with socket.socket() as probe:  # a free port for the receiver
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = environment(tmp_path, double)
+    env["SURVEYBOT_WEBHOOK_SECRET"] = "hook-secret-for-the-process-test"
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", "--webhook-url", "https://bot.example.it/",
+        "--listen", f"127.0.0.1:{port}", env=env, cwd=str(tmp_path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        await double.wait_for(lambda: bool(double.calls("setWebhook")), timeout=HANG_GUARD)
+        registered = double.calls("setWebhook")[-1]
+        assert registered["url"] == "https://bot.example.it/telegram"
+        assert registered["secret_token"] == "hook-secret-for-the-process-test"
+        assert registered["allowed_updates"] == ["message", "edited_message", "callback_query"]
+        person = {"id": OFFICER, "is_bot": False, "first_name": "Anna"}
+        start = {"update_id": 1, "message": {
+            "message_id": 1, "date": 1_700_000_000, "text": "/start", "from": person,
+            "chat": {"id": OFFICER, "type": "private", "first_name": "Anna"},
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
+        async with httpx.AsyncClient() as client:
+            response = await client.post(
+                f"http://127.0.0.1:{port}/telegram", json=start,
+                headers={"X-Telegram-Bot-Api-Secret-Token": "hook-secret-for-the-process-test"})
+        assert response.status_code == 200
+        await double.wait_for(lambda: any("identificativo" in t for t in double.texts(OFFICER)),
+                              timeout=HANG_GUARD)
+        bot.send_signal(signal.SIGTERM)
+        _, err_bytes = await asyncio.wait_for(bot.communicate(), HANG_GUARD)
+    finally:
+        if bot.returncode is None:
+            bot.kill()
+            await bot.wait()
+    assert bot.returncode == 0, err_bytes.decode()
+    assert "Traceback" not in err_bytes.decode()
