@@ -229,7 +229,7 @@ async def test_a_failed_button_answer_never_costs_the_step(desk: Harness) -> Non
     assert "Scrivi qui la tua richiesta" in h.last_text(OFFICER)
     await h.send(OFFICER, REQUEST)
     card = next(m for m in h.double.sent(GROUP) if "Ticket n. 1" in (m.get("text") or ""))
-    await h.press_data(OPERATOR, card["message_id"], "tk:take:1")
+    await h.press_data(OPERATOR, card["message_id"], "tk:take:1", chat_id=GROUP)
     assert "Preso in carico da" in h.double.message(GROUP, card["message_id"])["text"]
     taken = await h.store.fetchone("SELECT taken_by FROM tickets WHERE id = 1")
     assert taken[0] == OPERATOR
