@@ -52,8 +52,14 @@ def _check_text(item: Item, text: str) -> str:
     return text
 
 
-def choice_indexes(item: Item, text: str) -> list[int]:
-    """Map typed text to choice positions: numbers ("2", "1,3") or labels."""
+def choice_indexes(item: Item, text: str, offered: tuple[int, ...] | None = None) -> list[int]:
+    """Map typed text to choice positions: numbers ("2", "1,3") or labels.
+
+    With `offered` (a choice filter), numbers count the offered choices only and
+    labels match only those."""
+    if offered is not None and item.type in CHOICE_TYPES:
+        picked = choice_indexes(_only(item, offered), text)
+        return [offered[i] for i in picked]
     options = len(item.choices) if item.type in CHOICE_TYPES else 2
     if len(text) > MAX_CHOICE_TEXT:
         raise InputError("invalid_choice", options=options)
@@ -75,6 +81,10 @@ def choice_indexes(item: Item, text: str) -> list[int]:
         if any(_fold(label) == folded for label in choice.label.values()):
             return [index]
     raise InputError("invalid_choice", options=options)
+
+
+def _only(item: Item, offered: tuple[int, ...]) -> Item:
+    return item.model_copy(update={"choices": tuple(item.choices[i] for i in offered)})
 
 
 def parse_text_answer(item: Item, text: str) -> Any:

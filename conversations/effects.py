@@ -18,6 +18,15 @@ class Progress(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class Computed:
+    """A `${...}` of the item's text, with its value now."""
+
+    source: str
+    value: Any
+    kind: str | None = None  # the item type whose format suits it ("amount"...)
+
+
+@dataclass(frozen=True, slots=True)
 class AskItem:
     item: str
     repeat: str | None
@@ -30,6 +39,8 @@ class AskItem:
     editing: bool = False
     can_back: bool = True
     entry_label: str | None = None
+    computed: tuple[Computed, ...] = ()
+    offered: tuple[int, ...] | None = None  # choices a filter offers (None: all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +74,17 @@ class AskConfirmSubmit:
 
 
 @dataclass(frozen=True, slots=True)
+class AskConfirmWarning:
+    """A `warn_if` holds: confirm the answer or change it."""
+
+    item: str
+    repeat: str | None
+    entry: int | None
+    value: Any
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
 class AskConfirmRemove:
     repeat: str
     entry: int
@@ -91,6 +113,7 @@ class ShowReview:
     missing: tuple[ItemRef, ...]
     status: str
     seq: int
+    flagged: frozenset[ItemRef] = frozenset()  # to look at again after an update
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +171,8 @@ class Notice:
 
 
 Effect = (
-    AskItem | AskOtherText | AskRepeatMenu | AskConfirmSubmit | AskConfirmRemove | ShowReview
+    AskItem | AskOtherText | AskRepeatMenu | AskConfirmSubmit | AskConfirmRemove
+    | AskConfirmWarning | ShowReview
     | MissingItems | Rejected | AnswerSaved | EntryRemoved | Resumed | Completed | Reopened
     | AlreadySubmitted | Notice
 )

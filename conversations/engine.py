@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from conversations import effects as fx
 from conversations import inputs as ev
 from conversations.answer_parsing import choice_indexes, parse_text_answer
-from conversations.layout import Compiled, Slot, compiled, needs_other_text
+from conversations.expressions import Expression
+from conversations.layout import Compiled, Slot, compiled, needs_other_text, typed, typed_value
 from conversations.parsing import InputError
 from conversations.schema import Item, ItemType, Questionnaire
 from conversations.state import AnswerSet, Cursor, State
@@ -102,6 +105,8 @@ class _Run:
             del self.s.history[:-MAX_HISTORY]
         self.s.cursor = cursor
         self.s.pending = None
+        if cursor.kind != "confirm_warning":
+            self.s.held = None
 
     def first_unanswered(self, start: int = 0) -> Cursor | None:
         slots, done = self.slots(), self.done()
@@ -171,7 +176,66 @@ class _Run:
             repeat = self.c.items[item.id].repeat
             ref = fx.ItemRef(item.id, repeat.id if repeat else None, cursor.entry)
             self.effects.append(fx.AnswerSaved(ref, old, new))
+        if self.s.flagged:
+            self.unflag(item.id, answers.key if self.c.items[item.id].repeat else None)
         self.changed()
+
+    def unflag(self, item_id: str, entry_key: str | None) -> None:
+        repeat = self.c.items[item_id].repeat
+        flag = item_id if repeat is None else f"{repeat.id}#{entry_key}.{item_id}"
+        self.s.flagged = [f for f in self.s.flagged if f != flag]
+
+    def flagged_refs(self) -> frozenset[fx.ItemRef]:
+        if not self.s.flagged:
+            return frozenset()
+        flags = set(self.s.flagged)
+        refs = set()
+        for slot in self.slots():
+            if slot.item is None:
+                continue
+            if slot.repeat is None:
+                flag = slot.item.id
+            else:
+                key = self.slot_answers(slot).key
+                flag = f"{slot.repeat.id}#{key}.{slot.item.id}"
+            if flag in flags:
+                refs.add(slot.ref)
+        return frozenset(refs)
+
+    def give(self, item: Item, value: Any) -> None:
+        """An answer from the officer: checked, maybe held for a warning, then saved."""
+        entry = self.s.cursor.entry
+        condition = self.c.constraints.get(item.id)
+        if condition is not None and _fails(condition, self.check_context(item, value, entry)):
+            raise _Reject("constraint_failed", constraint=item.id)
+        warning = self.c.warnings.get(item.id)
+        if warning is not None and not _fails(warning, self.check_context(item, value, entry),
+                                              undecided=True):
+            self.s.held = value
+            self.move(Cursor("confirm_warning", item.id, entry))
+            return
+        self.save(item, value)
+        self.after_save(item)
+
+    def still_offered(self, item: Item, slot: Slot, value: Any) -> bool:
+        offered = self.offered(item, slot.cursor.entry)
+        if offered is None:
+            return True
+        allowed = {item.choices[i].value for i in offered}
+        chosen = value if isinstance(value, list) else [value]
+        return all(v in allowed for v in chosen)
+
+    def offered(self, item: Item, entry: int | None) -> tuple[int, ...] | None:
+        """The choices a choice filter offers now (None: every choice)."""
+        conditions = self.c.choice_conditions.get(item.id)
+        if conditions is None:
+            return None
+        ctx = self.check_context(None, None, entry)
+        return tuple(i for i, condition in enumerate(conditions)
+                     if condition is None or condition.evaluate(ctx))
+
+    def check_context(self, item: Item | None, value: Any, entry: int | None) -> _CheckContext:
+        return _CheckContext(self, item, value, entry)
 
     def after_save(self, item: Item) -> None:
         cursor = Cursor("item", item.id, self.s.cursor.entry)
@@ -201,8 +265,12 @@ class _Run:
             item_id = item.id
             given = item_id in answers.values
             unknown = item_id in answers.unknown
-            # A given answer that is not "done" lacks its "Altro, specificare" text.
-            if (item.required and not (given or unknown)) or (given and not done):
+            # A given answer that is not "done" lacks its "Altro, specificare" text;
+            # one a choice filter no longer offers must be given again.
+            if (item.required and not (given or unknown)) or (given and not done) or (
+                given and item_id in self.c.choice_conditions
+                and not self.still_offered(item, slot, answers.values[item_id])
+            ):
                 refs.append(slot.ref)
             if with_lines:
                 lines.append(
@@ -220,8 +288,10 @@ class _Run:
     def render_prompt(self) -> None:
         s = self.s
         cursor = s.cursor
+        if cursor.kind == "confirm_warning" and s.held is None:
+            s.cursor = cursor = Cursor("item", cursor.item, cursor.entry)
         if (
-            cursor.kind in ("item", "other_text")
+            cursor.kind in ("item", "other_text", "confirm_warning")
             and self.index_of(Cursor("item", cursor.item, cursor.entry)) < 0
         ):
             # The item was hidden by an edit (or a new questionnaire version).
@@ -242,6 +312,10 @@ class _Run:
             self.effects.append(self.review())
         elif cursor.kind == "confirm_submit":
             self.effects.append(fx.AskConfirmSubmit(s.revision + 1, s.seq))
+        elif cursor.kind == "confirm_warning":
+            repeat = self.c.items[cursor.item or ""].repeat
+            self.effects.append(fx.AskConfirmWarning(
+                cursor.item or "", repeat.id if repeat else None, cursor.entry, s.held, s.seq))
         elif cursor.kind == "confirm_remove":
             repeat_id, entry = cursor.item or "", cursor.entry or 0
             label = self.entry_label(repeat_id, entry)
@@ -284,7 +358,24 @@ class _Run:
             editing=self.s.walk != "next_unanswered" or answers.has(item.id),
             can_back=bool(self.s.history),
             entry_label=label,
+            computed=self.computed(item, cursor.entry),
+            offered=self.offered(item, cursor.entry),
         )
+
+    def computed(self, item: Item, entry: int | None) -> tuple[fx.Computed, ...]:
+        """`${...}` in an item's text and help: their values now."""
+        sources = self.c.computed.get(item.id)
+        if not sources:
+            return ()
+        ctx = self.check_context(None, None, entry)
+        out = []
+        for source, expression in sources:
+            try:
+                value = expression.value(ctx)
+            except Exception:  # a foreign value in an old state must not cost the question
+                value = None
+            out.append(fx.Computed(source, value, self.c.value_kinds.get(source)))
+        return tuple(out)
 
     def entry_label(self, repeat_id: str, entry: int) -> str | None:
         repeat = self.c.repeats[repeat_id][0]
@@ -312,7 +403,90 @@ class _Run:
 
     def review(self) -> fx.ShowReview:
         lines, missing = self._scan(with_lines=True)
-        return fx.ShowReview(tuple(lines), missing, self.s.status, self.s.seq)
+        return fx.ShowReview(
+            tuple(lines), missing, self.s.status, self.s.seq, self.flagged_refs()
+        )
+
+
+class _Undecided(Exception):
+    """A check reads an answer that is not given: it is not applied."""
+
+
+class _CheckContext:
+    """What a constraint, a warning or a computed note sees: `.` is the value
+    being given; other answers only where they are visible."""
+
+    def __init__(self, run: _Run, item: Item | None, value: Any, entry: int | None) -> None:
+        self.run = run
+        self.item = item
+        self.raw = value
+        self.entry = entry
+        self.strict = False  # raise _Undecided on an empty answer
+
+    def current(self) -> object:
+        if self.item is None:
+            return None
+        return typed(self.item, self.raw)
+
+    def today(self) -> object:
+        return self.run.now.astimezone(ZoneInfo(self.run.c.q.timezone)).date()
+
+    def value(self, item_id: str) -> object:
+        run = self.run
+        located = run.c.items.get(item_id)
+        if located is None:
+            return None
+        if located.repeat is None:
+            entry, answers = None, run.s.top
+        else:
+            entries = run.s.repeats.get(located.repeat.id, [])
+            current = run.c.items.get(self.item.id) if self.item else None
+            if self.entry is None or self.entry >= len(entries):
+                return self._empty()
+            if current is not None and current.repeat is not located.repeat:
+                return self._empty()
+            entry, answers = self.entry, entries[self.entry]
+        if run.index_of(Cursor("item", item_id, entry)) < 0:
+            return self._empty()
+        value = typed_value(located.item, answers)
+        return self._empty() if value is None else value
+
+    def _empty(self) -> object:
+        if self.strict:
+            raise _Undecided
+        return None
+
+    def count(self, repeat_id: str) -> int:
+        return len(self.run.s.repeats.get(repeat_id, ()))
+
+    def total(self, parts: tuple[str, ...]) -> object:
+        total: Any = 0
+        for part in parts:
+            if "." in part:
+                repeat_id, item_id = part.split(".", 1)
+                located = self.run.c.items.get(item_id)
+                if located is None:
+                    continue
+                values = [typed_value(located.item, entry)
+                          for entry in self.run.s.repeats.get(repeat_id, [])]
+            else:
+                values = [self.value(part)]
+            for value in values:
+                if isinstance(value, int | Decimal) and not isinstance(value, bool):
+                    total += value
+        return total
+
+
+def _fails(expression: Expression, ctx: _CheckContext, *, undecided: bool = False) -> bool:
+    """True when the expression is false with every answer it reads given;
+    `undecided` is returned when it reads an answer that is not given."""
+    ctx.strict = True
+    try:
+        return not expression.evaluate(ctx)
+    except _Undecided:
+        return undecided
+    finally:
+        ctx.strict = False
 
 
 def _public_value(answers: AnswerSet, item_id: str) -> Any:
@@ -373,13 +547,14 @@ def _on_text(run: _Run, inp: ev.TextAnswer) -> None:
     item = run.current_item()
     try:
         if item.type in (ItemType.SINGLE_CHOICE, ItemType.YES_NO):
-            picked = choice_indexes(item, inp.text)
+            picked = choice_indexes(item, inp.text, run.offered(item, s.cursor.entry))
             if len(picked) != 1:
                 raise _Reject("invalid_choice", options=len(item.choices) or 2)
             _choose(run, item, picked[0])
             return
         if item.type is ItemType.MULTIPLE_CHOICE:
-            s.pending = [item.choices[i].value for i in choice_indexes(item, inp.text)]
+            offered = run.offered(item, s.cursor.entry)
+            s.pending = [item.choices[i].value for i in choice_indexes(item, inp.text, offered)]
             _confirm_selection(run, item)
             return
         if item.type is ItemType.NOTE:
@@ -387,22 +562,22 @@ def _on_text(run: _Run, inp: ev.TextAnswer) -> None:
         value = parse_text_answer(item, inp.text)
     except InputError as error:
         raise _Reject(error.key, **error.params) from None
-    run.save(item, value)
-    run.after_save(item)
+    run.give(item, value)
 
 
 def _choose(run: _Run, item: Item, index: int) -> None:
     if item.type is ItemType.YES_NO:
         if index not in (0, 1):
             raise _Reject("invalid_choice", options=2)
-        run.save(item, index == 0)
+        run.give(item, index == 0)
     elif item.type is ItemType.SINGLE_CHOICE:
-        if not 0 <= index < len(item.choices):
-            raise _Reject("invalid_choice", options=len(item.choices))
-        run.save(item, item.choices[index].value)
+        offered = run.offered(item, run.s.cursor.entry)
+        if not 0 <= index < len(item.choices) or (offered is not None and index not in offered):
+            raise _Reject("invalid_choice", options=len(item.choices if offered is None
+                                                        else offered))
+        run.give(item, item.choices[index].value)
     else:
         raise _Reject("stale_button")
-    run.after_save(item)
 
 
 def _on_choose(run: _Run, inp: ev.Choose) -> None:
@@ -418,6 +593,9 @@ def _item_at_cursor(run: _Run) -> Item:
 def _on_toggle(run: _Run, inp: ev.Toggle) -> None:
     item = _item_at_cursor(run)
     if item.type is not ItemType.MULTIPLE_CHOICE or not 0 <= inp.index < len(item.choices):
+        raise _Reject("stale_button")
+    offered = run.offered(item, run.s.cursor.entry)
+    if offered is not None and inp.index not in offered:
         raise _Reject("stale_button")
     s = run.s
     if s.pending is None:
@@ -444,18 +622,20 @@ def _on_confirm_selection(run: _Run, _: ev.ConfirmSelection) -> None:
 
 def _confirm_selection(run: _Run, item: Item) -> None:
     chosen = set(run.s.pending or ())
-    ordered = [c.value for c in item.choices if c.value in chosen]
+    offered = run.offered(item, run.s.cursor.entry)
+    ordered = [c.value for i, c in enumerate(item.choices)
+               if c.value in chosen and (offered is None or i in offered)]
     least = item.min_selections if item.min_selections is not None else int(item.required)
     if len(ordered) < least:
         raise _Reject("select_at_least", min=max(least, 1))
     if item.max_selections is not None and len(ordered) > item.max_selections:
         raise _Reject("too_many_selections", max=item.max_selections)
+    run.s.pending = None
     if not ordered:
         run.save(item, None, skip=True)
+        run.after_save(item)
     else:
-        run.save(item, ordered)
-    run.s.pending = None
-    run.after_save(item)
+        run.give(item, ordered)
 
 
 def _on_keep(run: _Run, _: ev.Keep) -> None:
@@ -536,6 +716,14 @@ def _on_confirm(run: _Run, inp: ev.Confirm) -> None:
         s.cursor, s.history, s.walk, s.return_to = Cursor("done"), [], "next_unanswered", None
         run.effects.append(fx.Completed(s.revision, s.submitted_at))
         run.prompt = False
+    elif s.cursor.kind == "confirm_warning":
+        item = run.c.items[s.cursor.item or ""].item
+        held, s.held = s.held, None
+        s.cursor = Cursor("item", item.id, s.cursor.entry)
+        if inp.yes and held is not None:
+            run.save(item, held)
+            run.after_save(item)
+        # "Modifico": the question again, for another answer.
     elif s.cursor.kind == "confirm_remove":
         repeat_id, entry = s.cursor.item or "", s.cursor.entry or 0
         if inp.yes:
@@ -735,6 +923,13 @@ def progress_counts(questionnaire: Questionnaire, state: State) -> tuple[int, in
     run = _Run(questionnaire, state, datetime.min)
     askable = [slot for slot in run.slots() if slot.item is not None and slot.item.asks]
     return sum(1 for slot in askable if run.answered(slot)), len(askable)
+
+
+def missing_refs(questionnaire: Questionnaire, state: State) -> tuple[fx.ItemRef, ...]:
+    """Visible required items without an answer (and repeats short of entries)."""
+    run = _Run(questionnaire, state, datetime.min)
+    _sanitize(run)
+    return run.missing()
 
 
 def start(questionnaire: Questionnaire, now: datetime) -> Step:

@@ -9,14 +9,21 @@ Grammar, lowest to highest precedence::
     or_expr    := and_expr ("or" and_expr)*
     and_expr   := not_expr ("and" not_expr)*
     not_expr   := "not" not_expr | comparison
-    comparison := primary [COMPARE_OP primary]      # not chainable
+    comparison := sum_expr [COMPARE_OP sum_expr]    # not chainable
     COMPARE_OP := "==" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "not" "in"
-    primary    := NUMBER | "-" NUMBER | STRING | "true" | "false" | "null"
+    sum_expr   := term (("+" | "-") term)*
+    term       := primary (("*" | "/") primary)*
+    primary    := NUMBER | "-" NUMBER | STRING | "true" | "false" | "null" | "."
                 | "[" [or_expr ("," or_expr)* [","]] "]" | "(" or_expr ")"
                 | NAME | FUNC "(" args ")"
 
 Functions: ``selected(item, value)``, ``count(repeat_id)``, ``empty(item)``;
-their first argument must be a plain item / repeat id.
+their first argument must be a plain item / repeat id. ``today()`` is the
+day of the answer; ``sum(a, b)`` adds answers, ``sum(repeat.item)`` adds an
+item over a repeat group's entries. ``.`` is the value being given (only in
+an item's ``constraint`` and ``warn_if``). Arithmetic works on numbers, and
+on dates (date - date = days, date + n = n days later); anything else, or an
+empty operand, gives null.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -34,9 +41,9 @@ MAX_NESTING = 50
 
 _KEYWORDS = frozenset({"and", "or", "not", "in", "true", "false", "null"})
 _KEYWORD_CONSTANTS: dict[str, object] = {"true": True, "false": False, "null": None}
-_FUNCTION_ARITY = {"selected": 2, "count": 1, "empty": 1}
+_FUNCTION_ARITY = {"selected": 2, "count": 1, "empty": 1, "today": 0, "sum": -1}
 _COMPARE_OPS = frozenset({"==", "!=", "<", "<=", ">", ">="})
-_PUNCTUATION = ("==", "!=", "<=", ">=", "<", ">", "(", ")", "[", "]", ",", "-")
+_PUNCTUATION = ("==", "!=", "<=", ">=", "<", ">", "(", ")", "[", "]", ",", "-", "+", "*", "/")
 
 
 class ExpressionError(ValueError):
@@ -170,6 +177,36 @@ def _gt(a: object, b: object) -> bool:
 def _ge(a: object, b: object) -> bool:
     o = _order(a, b)
     return o is not None and o >= 0
+
+
+def _number(v: object) -> Decimal | None:
+    if isinstance(v, bool) or not isinstance(v, int | Decimal | float):
+        return None
+    return Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
+
+
+def _arith(op: str, a: object, b: object) -> object:
+    """Numbers and dates; None for anything else (an empty answer included)."""
+    if isinstance(a, date) and isinstance(b, date) and op == "-":
+        return (a - b).days
+    if isinstance(a, date) and op in "+-" and isinstance(b, int) and not isinstance(b, bool):
+        return a + timedelta(days=b if op == "+" else -b)
+    x, y = _number(a), _number(b)
+    if x is None or y is None:
+        return None
+    try:
+        if op == "+":
+            result = x + y
+        elif op == "-":
+            result = x - y
+        elif op == "*":
+            result = x * y
+        else:
+            result = x / y
+    except ArithmeticError:  # division by zero
+        return None
+    exact = isinstance(a, int) and isinstance(b, int) and op != "/"
+    return int(result) if exact else result
 
 
 _TESTS: dict[str, Callable[[object, object], bool]] = {
@@ -321,6 +358,49 @@ class _Count(_Node):
         names.add(self.repeat)
 
 
+@dataclass(frozen=True, slots=True)
+class _Arith(_Node):
+    op: str
+    left: _Node
+    right: _Node
+
+    def evaluate(self, ctx: EvalContext) -> object:
+        return _arith(self.op, self.left.evaluate(ctx), self.right.evaluate(ctx))
+
+    def collect(self, names: set[str]) -> None:
+        self.left.collect(names)
+        self.right.collect(names)
+
+
+@dataclass(frozen=True, slots=True)
+class _Current(_Node):
+    """`.`: the value being given, in a constraint or warn_if."""
+
+    def evaluate(self, ctx: EvalContext) -> object:
+        current = getattr(ctx, "current", None)
+        return current() if current is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Today(_Node):
+    def evaluate(self, ctx: EvalContext) -> object:
+        today = getattr(ctx, "today", None)
+        return today() if today is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Sum(_Node):
+    parts: tuple[str, ...]  # "item" or "repeat.item"
+
+    def evaluate(self, ctx: EvalContext) -> object:
+        total = getattr(ctx, "total", None)
+        return total(self.parts) if total is not None else None
+
+    def collect(self, names: set[str]) -> None:
+        for part in self.parts:
+            names.update(part.split("."))
+
+
 # --- tokenizer -------------------------------------------------------------------
 
 
@@ -375,11 +455,19 @@ def _tokenize(source: str) -> list[_Token]:
             j = i
             while j < n and _is_word_char(source[j]):
                 j += 1
+            # "repeat.item" (only sum() accepts it; the parser says so elsewhere).
+            while j + 1 < n and source[j] == "." and _is_word_char(source[j + 1]):
+                j += 1
+                while j < n and _is_word_char(source[j]):
+                    j += 1
             word = source[i:j]
             if word != word.lower():
                 raise ExpressionError(f"names and keywords must be lowercase: {word!r}", col)
             tokens.append(_Token("kw" if word in _KEYWORDS else "name", word, col))
             i = j
+        elif c == "." and not (i + 1 < n and (_is_word_char(source[i + 1]))):
+            tokens.append(_Token("op", ".", col))  # the value being given
+            i += 1
         else:
             op = next((p for p in _PUNCTUATION if source.startswith(p, i)), None)
             if op is None:
@@ -500,18 +588,37 @@ class _Parser:
         return None
 
     def comparison(self) -> _Node:
-        left = self.primary()
+        left = self.sum_expr()
         op = self.compare_op()
         if op is None:
             return left
-        right = self.primary()
+        right = self.sum_expr()
         tok = self.peek()
         if self.compare_op() is not None:
             raise ExpressionError("comparisons cannot be chained, use 'and'", tok.col)
         return _Compare(op, left, right, _TESTS[op])
 
+    def sum_expr(self) -> _Node:
+        node = self.term()
+        while self.at("op", "+") or self.at("op", "-"):
+            op = self.advance().text
+            node = _Arith(op, node, self.term())
+        return node
+
+    def term(self) -> _Node:
+        node = self.primary()
+        while self.at("op", "*") or self.at("op", "/"):
+            op = self.advance().text
+            node = _Arith(op, node, self.primary())
+        return node
+
     def primary(self) -> _Node:
         tok = self.peek()
+        if "." in tok.text and tok.kind == "name" and not self.at("op", "(", ahead=1):
+            raise ExpressionError("unexpected character '.'", tok.col + tok.text.index("."))
+        if tok.kind == "op" and tok.text == ".":
+            self.advance()
+            return _Current()
         if tok.kind == "num" or tok.kind == "str":
             self.advance()
             return _Const(tok.value)
@@ -559,6 +666,12 @@ class _Parser:
             known = ", ".join(sorted(_FUNCTION_ARITY))
             raise ExpressionError(f"unknown function {name!r} (known: {known})", name_tok.col)
         self.enter(self.advance())
+        if name == "today":
+            self.expect(")", "')' (today() takes no argument)")
+            self.depth -= 1
+            return _Today()
+        if name == "sum":
+            return self.sum_call()
         plural = "s" if arity > 1 else ""
         arity_error = f"{name}() takes {arity} argument{plural}"
         tok = self.peek()
@@ -582,6 +695,23 @@ class _Parser:
         self.expect(")", "')'")
         self.depth -= 1
         return node
+
+
+    def sum_call(self) -> _Node:
+        """sum(a, b, ...) over answers, or sum(repeat.item) over a group's entries."""
+        parts: list[str] = []
+        while True:
+            tok = self.peek()
+            if tok.kind != "name" or self.at("op", "(", ahead=1):
+                raise ExpressionError("sum() needs item ids or repeat.item", tok.col)
+            self.advance()
+            parts.append(tok.text)
+            if not self.at("op", ","):
+                break
+            self.advance()
+        self.expect(")", "')'")
+        self.depth -= 1
+        return _Sum(tuple(parts))
 
 
 # --- public API ------------------------------------------------------------------
@@ -608,6 +738,33 @@ class Expression:
 
     def evaluate(self, ctx: EvalContext) -> bool:
         return bool(self._root.evaluate(ctx))
+
+    def value(self, ctx: EvalContext) -> object:
+        """The expression's value itself (a computed note shows it)."""
+        return self._root.evaluate(ctx)
+
+    @property
+    def reads_current(self) -> bool:
+        return _reads(self._root, _Current)
+
+    @property
+    def reads_today(self) -> bool:
+        return _reads(self._root, _Today)
+
+
+def _reads(node: _Node, kind: type[_Node]) -> bool:
+    if isinstance(node, kind):
+        return True
+    children: list[_Node] = []
+    for attribute in ("left", "right", "operand", "option"):
+        child = getattr(node, attribute, None)
+        if isinstance(child, _Node):
+            children.append(child)
+    for attribute in ("operands", "items"):
+        group = getattr(node, attribute, None)
+        if isinstance(group, tuple):
+            children.extend(c for c in group if isinstance(c, _Node))
+    return any(_reads(child, kind) for child in children)
 
 
 @functools.lru_cache(maxsize=4096)

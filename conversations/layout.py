@@ -7,6 +7,7 @@ a repeat entry) or the menu that closes a repeat group.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -54,6 +55,30 @@ class Compiled:
                 else:
                     self.items[element.id] = Located(element, None, index)
                     self._condition(element.id, element.when)
+        # Cross-item checks and computed texts (`${...}`), parsed once.
+        self.constraints: dict[str, Expression] = {}
+        self.warnings: dict[str, Expression] = {}
+        self.computed: dict[str, list[tuple[str, Expression]]] = {}
+        self.value_kinds: dict[str, str] = {}  # computed source -> the item type it shows
+        self.choice_conditions: dict[str, list[Expression | None]] = {}
+        for item_id, located in self.items.items():
+            item = located.item
+            if item.constraint:
+                self.constraints[item_id] = parse_expression(item.constraint)
+            if item.warn_if:
+                self.warnings[item_id] = parse_expression(item.warn_if)
+            if any(choice.when for choice in item.choices):
+                self.choice_conditions[item_id] = [
+                    parse_expression(choice.when) if choice.when else None
+                    for choice in item.choices
+                ]
+            sources = computed_sources(item)
+            if sources:
+                self.computed[item_id] = [(src, parse_expression(src.strip()))
+                                          for src in sources]
+        for pairs in self.computed.values():
+            for source, _ in pairs:
+                self.value_kinds[source] = self._kind_of(source)
         # Item id -> the values of its "Altro, specificare" choices.
         self.other_values: dict[str, frozenset[str]] = {
             item_id: frozenset(c.value for c in located.item.choices if c.other)
@@ -79,6 +104,14 @@ class Compiled:
         self.referenced: frozenset[str] = frozenset().union(
             *(condition.references() for condition in self.conditions.values())
         )
+
+    def _kind_of(self, source: str) -> str:
+        """The item type a computed value is shown as: that of the items it reads,
+        when they all have one (`${total - share}` of two amounts is an amount)."""
+        kinds = {self.items[name].item.type.value
+                 for name in parse_expression(source.strip()).references()
+                 if name in self.items}
+        return kinds.pop() if len(kinds) == 1 else ""
 
     def _condition(self, element_id: str, when: str | None) -> None:
         if when:
@@ -203,7 +236,11 @@ def _answered(item: Item, answers: AnswerSet, other_values: dict[str, frozenset[
 
 def typed_value(item: Item, answers: AnswerSet) -> Any:
     """The stored value as a comparable Python value (None when unanswered)."""
-    raw = answers.values.get(item.id)
+    return typed(item, answers.values.get(item.id))
+
+
+def typed(item: Item, raw: Any) -> Any:
+    """A stored (JSON) value as a comparable Python value."""
     if raw is None:
         return None
     if item.type is ItemType.AMOUNT:
@@ -211,6 +248,16 @@ def typed_value(item: Item, answers: AnswerSet) -> Any:
     if item.type is ItemType.DATE:
         return date.fromisoformat(raw)
     return raw
+
+
+_COMPUTED = re.compile(r"\$\{([^}]{1,200})\}")
+
+
+def computed_sources(item: Item) -> list[str]:
+    """The `${...}` expressions in an item's text and help, in order, once each."""
+    texts = [*item.text.values(), *(item.help or {}).values()]
+    # Kept as written (spaces included) so the presenter finds them in the text.
+    return list(dict.fromkeys(m.group(1) for t in texts for m in _COMPUTED.finditer(t)))
 
 
 class _Context:

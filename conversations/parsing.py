@@ -25,7 +25,7 @@ _AMOUNT_EXAMPLE = "1.234,50"
 _INTEGER_EXAMPLE = "120"
 _DATE_EXAMPLE = "31/07/2019"
 _EMAIL_EXAMPLE = "nome.cognome@comune.esempio.it"
-_PHONE_EXAMPLE = "055 2037349"
+_PHONE_EXAMPLE = "055 1234567"  # a made-up number: no real office gets the calls
 _URL_EXAMPLE = "https://www.comune.esempio.it"
 
 _CENT = Decimal("0.01")

@@ -52,6 +52,10 @@ class Choice(_Model):
     label: Text
     # "Altro, specificare": choosing it asks for a free text as well.
     other: bool = False
+    # Values this choice had in earlier versions: stored answers move to this one.
+    previous_values: tuple[str, ...] = ()
+    # Offered only when this holds (over earlier answers), like XLSForm's choice_filter.
+    when: str | None = None
 
 
 class Validation(_Model):
@@ -78,6 +82,14 @@ class Item(_Model):
     min_selections: int | None = Field(default=None, ge=0)
     max_selections: int | None = Field(default=None, ge=1)
     validation: Validation | None = None
+    # The id this item had in the previous version: its answers carry over.
+    previous_id: ItemId | None = None
+    # Cross-item checks over `.` (the value being given) and earlier answers.
+    constraint: str | None = None
+    constraint_message: Text | None = None
+    # The soft form: the officer is warned and may confirm or change.
+    warn_if: str | None = None
+    warn_message: Text | None = None
 
     @property
     def asks(self) -> bool:
@@ -90,12 +102,20 @@ class Item(_Model):
         return DEFAULT_MAX_LENGTH.get(self.type)
 
 
+class PluralForms(_Model):
+    one: str
+    other: str
+
+
 class Repeat(_Model):
-    """Items asked once per entry ("add another good practice?")."""
+    """Items asked once per entry ("add another entry?")."""
 
     kind: Literal["repeat"] = "repeat"
     id: ItemId
-    text: Text  # what an entry is, e.g. "Buona pratica"
+    text: Text  # what an entry is, e.g. "Centro"
+    # Words for entries with plural forms, per language ("1 Centro", "3 Centri").
+    entry_name: dict[str, PluralForms] | None = None
+    previous_id: ItemId | None = None
     add_prompt: Text  # the question shown between entries
     items: tuple[Item, ...]
     min_entries: int = Field(default=0, ge=0)
@@ -124,13 +144,48 @@ class Section(_Model):
     items: tuple[Element, ...]
 
 
+class Contact(_Model):
+    """Whom officers call or write to for help (shown by /aiuto)."""
+
+    name: Text | None = None
+    phone: tuple[str, ...] = ()
+    email: str | None = None
+    hours: Text | None = None
+
+
+class MapField(_Model):
+    item: ItemId
+    label: Text | None = None  # default: the item's own text
+
+
+PropertySource = Annotated[str, Field(pattern=r"^([a-z][a-z0-9_]*|year\([a-z][a-z0-9_]*\))$")]
+
+
+class MapSpec(_Model):
+    """How the GeoJSON export draws a repeat group's entries as map features."""
+
+    repeat: ItemId
+    name: ItemId  # the item that names a feature
+    # A yes/no item outside the repeat: only responses answering yes are published.
+    consent: ItemId | None = None
+    description: tuple[ItemId | MapField, ...] = ()
+    # Flat feature property -> item id, or `year(date_item)` (uMap's filters and table).
+    properties: dict[str, PropertySource] = Field(default_factory=dict)
+
+    def description_fields(self) -> tuple[MapField, ...]:
+        return tuple(f if isinstance(f, MapField) else MapField(item=f) for f in self.description)
+
+
 class Questionnaire(_Model):
     id: ItemId
     version: Annotated[str, Field(min_length=1, max_length=20)]
     languages: tuple[str, ...] = ("it", "en")
     title: Text
     intro: Text | None = None
+    welcome: Text | None = None  # shown by /start under the title
     privacy: Text | None = None
+    contacts: tuple[Contact, ...] = ()
+    map: MapSpec | None = None
     deadline: datetime
     timezone: str = "Europe/Rome"
     sections: tuple[Section, ...]
@@ -160,8 +215,11 @@ class Questionnaire(_Model):
 
 def load_questionnaire(path: Path | str) -> Questionnaire:
     """Parse and validate a questionnaire file (schema only; see validator.lint)."""
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    return Questionnaire.model_validate(raw)
+    return parse_questionnaire(Path(path).read_text(encoding="utf-8"))
+
+
+def parse_questionnaire(source: str) -> Questionnaire:
+    return Questionnaire.model_validate(yaml.safe_load(source))
 
 
 def shipped_questionnaire_path() -> Path:
@@ -173,3 +231,13 @@ def text_for(text: Text | None, lang: str, default_lang: str = "it") -> str:
     if not text:
         return ""
     return text.get(lang) or text.get(default_lang) or next(iter(text.values()))
+
+
+def plural_for(
+    forms: dict[str, PluralForms] | None, count: int, lang: str, default_lang: str = "it"
+) -> str | None:
+    """The entry word for `count` entries in `lang` (Italian and English: one vs other)."""
+    if not forms:
+        return None
+    chosen = forms.get(lang) or forms.get(default_lang) or next(iter(forms.values()))
+    return chosen.one if count == 1 else chosen.other

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 CursorKind = Literal[
-    "item", "other_text", "repeat_menu", "review", "confirm_submit", "confirm_remove", "done"
+    "item", "other_text", "repeat_menu", "review", "confirm_submit", "confirm_remove",
+    "confirm_warning", "done"
 ]
 Status = Literal["in_progress", "submitted"]
 
@@ -73,7 +74,7 @@ class Cursor(NamedTuple):
 
 
 # Per-officer part of the state; the rest is shared by the municipality.
-NAV_KEYS = ("cursor", "history", "pending", "walk", "return_to", "seq", "anchors")
+NAV_KEYS = ("cursor", "history", "pending", "walk", "return_to", "seq", "anchors", "held")
 
 # How the engine picks the next item after an answer.
 WalkMode = Literal["next_unanswered", "followups", "entry", "sequential"]
@@ -89,6 +90,7 @@ class State:
     closed_repeats: set[str] = field(default_factory=set)
     history: list[Cursor] = field(default_factory=list)
     pending: list[str] | None = None  # multiple-choice selection being built
+    held: Any = None  # an answer a warning asks to confirm (stored JSON form)
     walk: WalkMode = "next_unanswered"
     return_to: Cursor | None = None
     seq: int = 0  # bumped on every accepted input; buttons carry it
@@ -99,6 +101,9 @@ class State:
     status: Status = "in_progress"
     revision: int = 0
     submitted_at: str | None = None
+    # Items a questionnaire update asks the officers to look at again
+    # ("item" or "repeat#entrykey.item"); answering one clears its flag.
+    flagged: list[str] = field(default_factory=list)
 
     def copy(self) -> State:
         return State(
@@ -110,6 +115,7 @@ class State:
             closed_repeats=set(self.closed_repeats),
             history=list(self.history),
             pending=self.pending,
+            held=self.held,
             walk=self.walk,
             return_to=self.return_to,
             seq=self.seq,
@@ -118,6 +124,7 @@ class State:
             status=self.status,
             revision=self.revision,
             submitted_at=self.submitted_at,
+            flagged=list(self.flagged),
         )
 
     def answers_for(self, repeat_id: str | None, entry: int | None) -> AnswerSet:
@@ -135,6 +142,7 @@ class State:
             "closed_repeats": sorted(self.closed_repeats),
             "history": [c.to_json() for c in self.history],
             "pending": self.pending,
+            "held": self.held,
             "walk": self.walk,
             "return_to": self.return_to.to_json() if self.return_to else None,
             "seq": self.seq,
@@ -143,6 +151,7 @@ class State:
             "status": self.status,
             "revision": self.revision,
             "submitted_at": self.submitted_at,
+            "flagged": self.flagged,
         }
 
     def split(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -170,6 +179,7 @@ class State:
             closed_repeats=set(data.get("closed_repeats", ())),
             history=[Cursor.from_json(c) for c in data.get("history", ())],
             pending=data.get("pending"),
+            held=data.get("held"),
             walk=data.get("walk", "next_unanswered"),
             return_to=Cursor.from_json(data["return_to"]) if data.get("return_to") else None,
             seq=data.get("seq", 0),
@@ -178,4 +188,5 @@ class State:
             status=data.get("status", "in_progress"),
             revision=data.get("revision", 0),
             submitted_at=data.get("submitted_at"),
+            flagged=list(data.get("flagged", ())),
         )

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from pydantic import ValidationError
 from conversations.expressions import (
     Expression,
     ExpressionError,
+    _Arith,
     _Compare,
     _Const,
     _Count,
@@ -33,8 +36,10 @@ from conversations.expressions import (
     _Name,
     _Node,
     _Selected,
+    _Sum,
     parse_expression,
 )
+from conversations.layout import computed_sources
 from conversations.schema import CHOICE_TYPES, Item, ItemType, Questionnaire, Repeat, Text
 
 # Telegram limits an inline keyboard, and each button's callback data is at most
@@ -55,7 +60,13 @@ def _schema_problems(raw: object, error: ValidationError) -> list[str]:
         where = f"schema error at {path or '(top level)'}"
         if owner:
             where += f" ({owner})"
-        lines.append(f"{where}: {entry['msg']}")
+        hint = ""
+        if isinstance(entry.get("input"), bool) and any(
+            key in ("value", "previous_values") for key in entry["loc"]
+        ):
+            hint = (" (YAML reads unquoted yes/no/on/off/true/false as a boolean: "
+                    "quote the value, e.g. \"no\")")
+        lines.append(f"{where}: {entry['msg']}{hint}")
     return lines
 
 
@@ -134,12 +145,14 @@ class _Linter:
         for element in self.elements:
             self.by_id.setdefault(element.id, element)
         self.conditions: dict[int, Expression] = {}
+        self.what = "condition"
 
     def add(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
 
     def run(self) -> list[str]:
         self.check_ids()
+        self.check_previous_ids()
         self.check_texts()
         for element in self.elements:
             if element.item is not None:
@@ -151,11 +164,105 @@ class _Linter:
         for element in self.elements:
             expression = self.conditions.get(element.order)
             if expression is not None:
+                if expression.reads_current or expression.reads_today:
+                    self.add(element.label, "condition uses '.' or today(), which only "
+                                            "constraint and warn_if may use")
                 self.check_references(element, expression)
+            if element.item is not None:
+                self.check_checks(element, element.item)
         self.check_reachability()
+        self.check_map()
         return self.problems
 
+    # --- constraint, warn_if, computed texts --------------------------------------------
+    def check_checks(self, element: _Element, item: Item) -> None:
+        where = element.label
+        for what, source, message in (("constraint", item.constraint, item.constraint_message),
+                                      ("warn_if", item.warn_if, item.warn_message)):
+            if message is not None and source is None:
+                self.add(where, f"{what} message without a {what}")
+            if source is None:
+                continue
+            if not item.asks:
+                self.add(where, f"a note cannot have a {what}")
+                continue
+            try:
+                expression = parse_expression(source)
+            except ExpressionError as error:
+                self.add(where, f"{what} {source!r} does not parse: {error}")
+                continue
+            self.check_references(element, expression, what)
+            self.check_text(where, f"{what} message", message)
+        for choice in item.choices:
+            if choice.when is None:
+                continue
+            what = f"choice '{choice.value}' condition"
+            try:
+                expression = parse_expression(choice.when)
+            except ExpressionError as error:
+                self.add(where, f"{what} {choice.when!r} does not parse: {error}")
+                continue
+            if expression.reads_current or expression.reads_today:
+                self.add(where, f"{what} uses '.' or today(), which only constraint and "
+                                "warn_if may use")
+            self.check_references(element, expression, what)
+        for source in computed_sources(item):
+            try:
+                expression = parse_expression(source.strip())
+            except ExpressionError as error:
+                self.add(where, f"computed value ${{{source}}} does not parse: {error}")
+                continue
+            if expression.reads_current:
+                self.add(where, f"computed value ${{{source}}} cannot use '.'")
+            self.check_references(element, expression, f"computed value ${{{source}}}")
+
+    # --- the map --------------------------------------------------------------------
+    def check_map(self) -> None:
+        spec = self.q.map
+        if spec is None:
+            return
+        target = self.by_id.get(spec.repeat)
+        if target is None or target.item is not None:
+            self.add("map", f"repeat '{spec.repeat}' is not a repeat group of the questionnaire")
+            return
+        assert target.repeat is not None
+        inside = {item.id: item for item in target.repeat.items}
+        sources = [("name", spec.name), *(("description", f.item)
+                                          for f in spec.description_fields())]
+        for key, source in spec.properties.items():
+            sources.append((f"property '{key}'", source.removeprefix("year(").rstrip(")")))
+        for what, item_id in sources:
+            if item_id not in inside:
+                self.add("map", f"{what} refers to '{item_id}', not an item of '{spec.repeat}'")
+        for key, source in spec.properties.items():
+            named = inside.get(source.removeprefix("year(").rstrip(")"))
+            if source.startswith("year(") and named is not None and named.type is not ItemType.DATE:
+                self.add("map", f"property '{key}': year() needs a date item")
+        if spec.consent is not None:
+            consent = self.by_id.get(spec.consent)
+            if consent is None or consent.item is None or consent.scope is not None:
+                self.add("map", f"consent '{spec.consent}' is not a top-level item")
+            elif consent.item.type is not ItemType.YES_NO:
+                self.add("map", f"consent '{spec.consent}' must be a yes_no item")
+
     # --- ids ------------------------------------------------------------------------
+    def check_previous_ids(self) -> None:
+        """previous_id names an id this version no longer has, and only once."""
+        claimed: dict[str, str] = {}
+        for element in self.elements:
+            node = element.item if element.item is not None else element.repeat
+            previous = getattr(node, "previous_id", None)
+            if previous is None:
+                continue
+            if previous in self.by_id:
+                self.add(element.label, f"previous_id '{previous}' is still an id of this "
+                                        "version")
+            elif previous in claimed:
+                self.add(element.label, f"previous_id '{previous}' is already claimed by "
+                                        f"{claimed[previous]}")
+            else:
+                claimed[previous] = element.label
+
     def check_ids(self) -> None:
         seen: dict[str, _Element] = {}
         for element in self.elements:
@@ -186,6 +293,15 @@ class _Linter:
         self.check_text("questionnaire", "title", q.title)
         self.check_text("questionnaire", "intro", q.intro)
         self.check_text("questionnaire", "privacy", q.privacy)
+        self.check_text("questionnaire", "welcome", q.welcome)
+        for number, contact in enumerate(q.contacts, start=1):
+            self.check_text("questionnaire", f"contact {number} name", contact.name)
+            self.check_text("questionnaire", f"contact {number} hours", contact.hours)
+            if not (contact.phone or contact.email):
+                self.add("questionnaire", f"contact {number} has neither phone nor email")
+        if q.map is not None:
+            for field in q.map.description_fields():
+                self.check_text("map", f"label of '{field.item}'", field.label)
         for section in q.sections:
             where = f"section {section.id}"
             self.check_text(where, "title", section.title)
@@ -203,6 +319,12 @@ class _Linter:
                 assert element.repeat is not None
                 self.check_text(element.label, "text", element.repeat.text)
                 self.check_text(element.label, "add_prompt", element.repeat.add_prompt)
+                names = element.repeat.entry_name
+                if names is not None:
+                    for language in self.q.languages:
+                        if language not in names:
+                            self.add(element.label,
+                                     f"entry_name is missing the '{language}' translation")
 
     # --- items and repeats ----------------------------------------------------------------
     def check_item(self, where: str, item: Item) -> None:
@@ -220,6 +342,12 @@ class _Linter:
             seen.add(choice.value)
         self.check_selections(where, item)
         self.check_validation(where, item)
+        current = {choice.value for choice in item.choices}
+        for choice in item.choices:
+            for old in choice.previous_values:
+                if old in current:
+                    self.add(where, f"choice '{choice.value}': previous value '{old}' is still "
+                                    "a choice of this item")
         if item.type is ItemType.NOTE and item.allow_unknown:
             self.add(where, "a note cannot allow a 'don't know' answer")
 
@@ -286,13 +414,19 @@ class _Linter:
             except ExpressionError as error:
                 self.add(element.label, f"condition {source!r} does not parse: {error}")
 
-    def check_references(self, element: _Element, expression: Expression) -> None:
+    def check_references(
+        self, element: _Element, expression: Expression, what: str = "condition"
+    ) -> None:
+        self.what = what
         where = element.label
         values: set[str] = set()
         counts: set[str] = set()
         selections: list[tuple[str, _Node]] = []
         comparisons: list[tuple[str, object]] = []
-        _walk(expression._root, values, counts, selections, comparisons)
+        sums: list[str] = []
+        _walk(expression._root, values, counts, selections, comparisons, sums)
+        for part in sums:
+            self.check_sum_reference(element, part)
         for name in sorted(values):
             self.check_value_reference(element, name)
         for name in sorted(counts):
@@ -307,41 +441,88 @@ class _Linter:
                 self.check_choice_value(where, target.item, option.value)
         for name, constant in comparisons:
             target = self.by_id.get(name)
-            if target is None or target.item is None or target.item.type not in CHOICE_TYPES:
+            if target is None or target.item is None:
                 continue
             options = constant if isinstance(constant, tuple) else (constant,)
             for option in options:
-                if isinstance(option, str):
-                    self.check_choice_value(where, target.item, option)
+                self.check_comparable(where, target.item, option)
+
+    def check_comparable(self, where: str, item: Item, value: object) -> None:
+        """A condition comparing an item with a value it can never take never holds."""
+        if value is None:
+            return  # `x == null`: unanswered
+        kind = item.type
+        shown = f"'{value}'" if isinstance(value, str) else repr(value).lower()
+        if kind in CHOICE_TYPES:
+            if isinstance(value, str):
+                self.check_choice_value(where, item, value)
+            else:
+                self.add(where, f"{self.what} compares '{item.id}' with {shown}, but its values "
+                                "are the choices' text values: it can never hold")
+        elif kind is ItemType.YES_NO:
+            if not isinstance(value, bool):
+                self.add(where, f"{self.what} compares yes/no item '{item.id}' with {shown}, but "
+                                f"it is true or false: write `{item.id}` or `not {item.id}`")
+        elif kind in (ItemType.INTEGER, ItemType.AMOUNT):
+            if isinstance(value, bool) or not isinstance(value, int | Decimal):
+                self.add(where, f"{self.what} compares number item '{item.id}' with {shown}, which "
+                                "is not a number: it can never hold")
+        elif kind is ItemType.DATE:
+            if not (isinstance(value, str) and _is_iso_date(value)):
+                self.add(where, f"{self.what} compares date item '{item.id}' with {shown}; write "
+                                "dates as 'YYYY-MM-DD'")
+        elif kind is not ItemType.NOTE and not isinstance(value, str):
+            self.add(where, f"{self.what} compares text item '{item.id}' with {shown}, which is "
+                            "not text: it can never hold")
 
     def check_choice_value(self, where: str, item: Item, value: str) -> None:
         if all(choice.value != value for choice in item.choices):
-            self.add(where, f"condition uses '{value}', which is not a choice of '{item.id}'")
+            self.add(where, f"{self.what} uses '{value}', which is not a choice of '{item.id}'")
 
     def check_value_reference(self, element: _Element, name: str) -> None:
         where = element.label
         target = self.by_id.get(name)
         if target is None:
-            self.add(where, f"condition refers to unknown item '{name}'")
+            self.add(where, f"{self.what} refers to unknown item '{name}'")
             return
         if target.item is None:
-            self.add(where, f"condition refers to repeat '{name}'; use count({name})")
+            self.add(where, f"{self.what} refers to repeat '{name}'; use count({name})")
             return
         if target.order == element.order:
-            self.add(where, "condition refers to the item itself")
+            self.add(where, f"{self.what} refers to the item itself")
             return
         if target.scope is not None and target.scope != element.scope:
             self.add(
                 where,
-                f"condition refers to item '{name}' of repeat '{target.scope}', "
+                f"{self.what} refers to item '{name}' of repeat '{target.scope}', "
                 "which has no value outside its entries",
             )
             return
         if target.order > element.order:
-            self.add(where, f"condition refers to later item '{name}'")
+            self.add(where, f"{self.what} refers to later item '{name}'")
             return
         if target.item.type is ItemType.NOTE:
-            self.add(where, f"condition refers to note '{name}', which has no answer")
+            self.add(where, f"{self.what} refers to note '{name}', which has no answer")
+
+    def check_sum_reference(self, element: _Element, part: str) -> None:
+        """sum(repeat.item) adds an item over entries of an earlier repeat group."""
+        repeat_id, _, item_id = part.rpartition(".")
+        if not repeat_id:
+            return  # a plain item: checked as a value reference
+        target = self.by_id.get(repeat_id)
+        if target is None or target.item is not None:
+            self.add(element.label, f"{self.what}: sum({part}) needs a repeat group, "
+                                    f"'{repeat_id}' is not one")
+            return
+        assert target.repeat is not None
+        inner = next((i for i in target.repeat.items if i.id == item_id), None)
+        if inner is None:
+            self.add(element.label, f"{self.what}: sum({part}): '{item_id}' is not an item of "
+                                    f"'{repeat_id}'")
+        elif inner.type not in (ItemType.INTEGER, ItemType.AMOUNT):
+            self.add(element.label, f"{self.what}: sum({part}) needs a number item")
+        elif target.order >= element.order and element.scope != repeat_id:
+            self.add(element.label, f"{self.what} refers to later repeat '{repeat_id}'")
 
     def check_count_reference(self, element: _Element, name: str) -> None:
         where = element.label
@@ -355,7 +536,7 @@ class _Linter:
         if element.scope == name:
             return  # an entry may look at how many entries its own repeat has
         if target.order >= element.order:
-            self.add(where, f"condition refers to later repeat '{name}'")
+            self.add(where, f"{self.what} refers to later repeat '{name}'")
 
     # --- reachability -----------------------------------------------------------------------
     def check_reachability(self) -> None:
@@ -383,9 +564,21 @@ def _walk(
     counts: set[str],
     selections: list[tuple[str, _Node]],
     comparisons: list[tuple[str, object]],
+    sums: list[str] | None = None,
 ) -> None:
     """Sort the ids a condition reads by how it reads them."""
-    if isinstance(node, _Name):
+    if sums is None:
+        sums = []
+    if isinstance(node, _Sum):
+        for part in node.parts:
+            if "." in part:
+                sums.append(part)
+            else:
+                values.add(part)
+    elif isinstance(node, _Arith):
+        _walk(node.left, values, counts, selections, comparisons, sums)
+        _walk(node.right, values, counts, selections, comparisons, sums)
+    elif isinstance(node, _Name):
         values.add(node.name)
     elif isinstance(node, _Count):
         counts.add(node.repeat)
@@ -394,18 +587,26 @@ def _walk(
     elif isinstance(node, _Selected):
         values.add(node.item)
         selections.append((node.item, node.option))
-        _walk(node.option, values, counts, selections, comparisons)
+        _walk(node.option, values, counts, selections, comparisons, sums)
     elif isinstance(node, _Compare):
-        if node.op in ("==", "!=", "in", "not in"):
-            if isinstance(node.left, _Name) and isinstance(node.right, _Const):
-                comparisons.append((node.left.name, node.right.value))
-            elif isinstance(node.right, _Name) and isinstance(node.left, _Const):
-                comparisons.append((node.right.name, node.left.value))
-        _walk(node.left, values, counts, selections, comparisons)
-        _walk(node.right, values, counts, selections, comparisons)
+        # Any operator: a value the item can never take never compares.
+        if isinstance(node.left, _Name) and isinstance(node.right, _Const):
+            comparisons.append((node.left.name, node.right.value))
+        elif isinstance(node.right, _Name) and isinstance(node.left, _Const):
+            comparisons.append((node.right.name, node.left.value))
+        _walk(node.left, values, counts, selections, comparisons, sums)
+        _walk(node.right, values, counts, selections, comparisons, sums)
     elif isinstance(node, _Node):
         for child in _children(node):
-            _walk(child, values, counts, selections, comparisons)
+            _walk(child, values, counts, selections, comparisons, sums)
+
+
+def _is_iso_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _children(node: _Node) -> tuple[_Node, ...]:

@@ -280,19 +280,22 @@ class Store:
                     "updated_at = excluded.updated_at",
                     (user_id, rid, _json(nav), stamp),
                 )
+            # Every stored answer keeps the questionnaire version it was given under.
+            version = state["questionnaire_version"] if state is not None else None
             if changes:
                 await db.executemany(
                     "INSERT INTO answer_changes (response_id, item_ref, old_json, new_json,"
-                    " user_id, at) VALUES (?, ?, ?, ?, ?, ?)",
-                    [(rid, c.item_ref, _json(c.old), _json(c.new), user_id, stamp)
+                    " user_id, at, questionnaire_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(rid, c.item_ref, _json(c.old), _json(c.new), user_id, stamp, version)
                      for c in changes],
                 )
             if submission is not None:
                 await db.execute(
                     "INSERT INTO submissions (response_id, revision, submitted_at, submitted_by, "
-                    "answers_json) VALUES (?, ?, ?, ?, ?)",
+                    "answers_json, questionnaire_version) VALUES (?, ?, ?, ?, ?, ?)",
                     (rid, submission.revision, submission.submitted_at, user_id,
-                     _json(submission.answers)),
+                     _json(submission.answers), submission.payload.get("questionnaire_version",
+                                                                       version)),
                 )
                 await db.execute(
                     "INSERT INTO outbox (response_id, revision, payload_json, next_attempt_at, "

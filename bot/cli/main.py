@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.settings import Settings
+from conversations.schema import shipped_questionnaire_path
 
 # Modules that add their own subcommands: each has add_commands(subparsers),
 # setting `handler(settings, args) -> int` as a default on its parsers.
-EXTENSIONS: list[str] = ["bot.cli.sync", "bot.cli.export", "bot.cli.status"]
+EXTENSIONS: list[str] = ["bot.cli.sync", "bot.cli.export", "bot.cli.status", "bot.cli.xlsform"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="lint a questionnaire file")
     validate.add_argument("file", type=Path)
+    validate.add_argument("--against", type=Path, metavar="OLD",
+                          help="the version in use: print what the update does to its answers")
+    validate.add_argument("--allow-reask", action="store_true",
+                          help="with --against: answers to be asked again are not an error")
 
     codes = sub.add_parser("codes", help="issue, reissue or revoke access codes")
     codes_sub = codes.add_subparsers(dest="action", required=True)
@@ -44,6 +49,24 @@ def _parser() -> argparse.ArgumentParser:
     for module in EXTENSIONS:
         importlib.import_module(module).add_commands(sub)
     return parser
+
+
+# Commands that refuse a questionnaire `validate` rejects, before touching
+# Telegram or the database (preview is checked on its own file argument).
+VALIDATED_FIRST = ("run", "export")
+
+
+def questionnaire_is_sound(path: Path) -> bool:
+    """Lint the file; print the validator's lines to stderr when it is not sound."""
+    from conversations.validator import lint_file
+
+    problems = lint_file(path)
+    for problem in problems:
+        print(f"{path}: {problem}", file=sys.stderr)
+    if problems:
+        print(f"{path}: the questionnaire is not valid; fix it and check with "
+              f"`surveybot validate {path}`", file=sys.stderr)
+    return not problems
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,14 +83,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(problem)
         if not problems:
             print(f"{args.file}: ok")
-        return 1 if problems else 0
+        if problems or args.against is None:
+            return 1 if problems else 0
+        from bot.cli.editions import compare_versions
+
+        return compare_versions(args.against, args.file, allow_reask=args.allow_reask)
     if args.command == "preview":
         from bot.cli.preview import run_preview
-        from conversations.schema import load_questionnaire, shipped_questionnaire_path
+        from conversations.schema import load_questionnaire
 
-        q = load_questionnaire(args.file or shipped_questionnaire_path())
-        return run_preview(q, lang=args.lang, istat=args.istat)
+        path = args.file or shipped_questionnaire_path()
+        if not questionnaire_is_sound(path):
+            return 2
+        return run_preview(load_questionnaire(path), lang=args.lang, istat=args.istat)
     settings = Settings()
+    if args.command in VALIDATED_FIRST and not questionnaire_is_sound(
+        settings.questionnaire or shipped_questionnaire_path()
+    ):
+        return 2
     handler = getattr(args, "handler", None)
     if handler is not None:
         return int(handler(settings, args))

@@ -102,7 +102,7 @@ def run_preview(
         return buttons
 
     now = datetime.now(UTC)
-    print(plain(presenter.text(q.title)), file=stdout)
+    print(plain(presenter.welcome()), file=stdout)
     step = engine.start(q, now)
     buttons = show(presenter.screens(step.effects))
     last_effects = step.effects
@@ -123,7 +123,7 @@ def run_preview(
             if inp == "resume":
                 inp = ev.Resume()
             else:
-                print(plain(translator(lang)("help")), file=stdout)
+                print(plain(presenter.help_text()), file=stdout)
                 continue
         step = engine.advance(q, step.state, inp, now)
         if step.effects and not all(isinstance(e, fx.Rejected) for e in step.effects):

@@ -20,6 +20,10 @@ def integer(value: int) -> str:
     return format_decimal(value, locale=LOCALE)
 
 
+def decimal(value: Decimal) -> str:
+    return format_decimal(value, format="#,##0.##", locale=LOCALE)
+
+
 def day(value: date | str) -> str:
     if isinstance(value, str):
         value = date.fromisoformat(value)

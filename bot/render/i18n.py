@@ -59,6 +59,13 @@ class Translator:
             text = self._default.gettext(key)
         return text.format(**params) if params else text
 
+    def plural(self, key: str, plural_key: str, count: int, **params: Any) -> str:
+        """ngettext: the catalogue's plural form for `count` (passed as {count} too)."""
+        text = self._own.ngettext(key, plural_key, count)
+        if text in (key, plural_key):
+            text = self._default.ngettext(key, plural_key, count)
+        return text.format(count=count, **params)
+
 
 @cache
 def translator(lang: str) -> Translator:

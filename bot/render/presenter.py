@@ -8,6 +8,8 @@ interface text from the gettext catalogues.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from html import escape as _html_escape
 from typing import Any
 
@@ -120,13 +122,46 @@ class Presenter:
                     label = self.text(choice.label)
                     labels.append(f"{label}: {other}" if choice.other and other else label)
             return ", ".join(labels) or t("value.empty")
-        if item.type is ItemType.AMOUNT:
-            return formatting.amount(value)
-        if item.type is ItemType.DATE:
-            return formatting.day(value)
-        if item.type is ItemType.INTEGER:
-            return formatting.integer(int(value))
+        try:
+            if item.type is ItemType.AMOUNT:
+                return formatting.amount(value)
+            if item.type is ItemType.DATE:
+                return formatting.day(value)
+            if item.type is ItemType.INTEGER:
+                return formatting.integer(int(value))
+        except (TypeError, ValueError, ArithmeticError):
+            pass  # an answer from another questionnaire version: shown as it was given
         return str(value)
+
+    def welcome(self) -> str:
+        """/start: the file's title and welcome (or intro), then how answering works."""
+        parts = [self.t("welcome", title=escape(self.text(self.q.title)))]
+        own = self.q.welcome or self.q.intro
+        if own:
+            parts.append(escape(self.text(own)))
+        parts.append(escape(self.t("welcome_howto")))
+        return "\n\n".join(parts)
+
+    def help_text(self) -> str:
+        """/aiuto without an assistance group: the file's contacts."""
+        lines = [self.t("help")]
+        for contact in self.q.contacts:
+            reach = [*contact.phone, *([contact.email] if contact.email else [])]
+            line = ", ".join(reach)
+            if contact.name:
+                line = f"{self.text(contact.name)} – {line}" if line else self.text(contact.name)
+            if contact.hours:
+                line += f" ({self.t('help_hours', hours=self.text(contact.hours))})"
+            lines.append("• " + escape(line))
+        if not self.q.contacts:
+            lines.append(escape(self.t("help_no_contacts")))
+        return "\n".join(lines)
+
+    def edition_notice(self, to_review: int) -> str:
+        """The first line after a questionnaire update."""
+        if not to_review:
+            return self.t("edition.notice_none")
+        return self.t.plural("edition.notice", "edition.notices", to_review)
 
     def moment(self, value: str) -> str:
         return formatting.moment(value, self.q.timezone, "alle" if self.lang == "it" else "at")
@@ -156,6 +191,8 @@ class Presenter:
                 ]
             ]
             return [Screen(escape(t("confirm_submit")), buttons, is_prompt=True)]
+        if isinstance(effect, fx.AskConfirmWarning):
+            return [self.confirm_warning(effect)]
         if isinstance(effect, fx.AskConfirmRemove):
             label = effect.label or t("entry_untitled")
             buttons = [
@@ -189,8 +226,42 @@ class Presenter:
             return [Screen(escape(t(effect.key, **effect.params)))]
         return []  # AnswerSaved, EntryRemoved: for the audit trail only
 
+    def confirm_warning(self, ask: fx.AskConfirmWarning) -> Screen:
+        item = self.item(ask.item)
+        message = self.text(item.warn_message) if item.warn_message else self.t("warning_default")
+        shown = self.value(item, ask.value)
+        text = f"⚠️ <b>{escape(message)}</b>\n{escape(self.t('warning_value', value=shown))}"
+        buttons = [[Button(self.t("btn.confirm_warning"), cb.encode(ask.seq, "y")),
+                    Button(self.t("btn.change_answer"), cb.encode(ask.seq, "n"))]]
+        return Screen(text, buttons, is_prompt=True)
+
+    def computed(self, text: str, values: tuple[fx.Computed, ...]) -> str:
+        """`${...}` replaced by its value, in the item's own format."""
+        for value in values:
+            shown = self.t("value.empty") if value.value is None else self.formatted(value)
+            text = text.replace("${" + value.source + "}", shown)
+        return text
+
+    def formatted(self, computed: fx.Computed) -> str:
+        value, kind = computed.value, computed.kind
+        if isinstance(value, bool):
+            return self.t("value.yes") if value else self.t("value.no")
+        if kind == ItemType.AMOUNT.value and isinstance(value, int | Decimal):
+            return formatting.amount(Decimal(value))
+        if isinstance(value, date):
+            return formatting.day(value)
+        if isinstance(value, int):
+            return formatting.integer(value)
+        if isinstance(value, Decimal):
+            return formatting.decimal(value)
+        return str(value)
+
     def rejection(self, effect: fx.Rejected) -> str:
         params = dict(effect.params)
+        if effect.key == "constraint_failed" and params.get("constraint") in self._items:
+            message = self._items[params["constraint"]].constraint_message
+            if message:
+                return self.text(message)
         item_id = params.get("item")
         if isinstance(item_id, str) and item_id in self._items:
             rule = self._items[item_id].validation
@@ -234,12 +305,12 @@ class Presenter:
             if ask.entry_label:
                 heading += f" — {ask.entry_label}"
             lines.append(f"<b>{escape(_shorten(heading, 200))}</b>")
-        question = f"<b>{escape(self.text(item.text))}</b>"
+        question = f"<b>{escape(self.computed(self.text(item.text), ask.computed))}</b>"
         if not item.required and item.asks:
             question += f" <i>{escape(t('optional'))}</i>"
         lines.append(question)
         if item.help:
-            lines.append(f"<i>{escape(self.text(item.help))}</i>")
+            lines.append(f"<i>{escape(self.computed(self.text(item.help), ask.computed))}</i>")
         if ask.pending is not None:
             lines.append(escape(t("selected_so_far", value=self.value(item, list(ask.pending)))))
         elif ask.editing and (ask.current is not None or ask.current_unknown):
@@ -263,11 +334,14 @@ class Presenter:
             rows.extend(
                 [Button(self.text(c.label), cb.encode(seq, "c", i))]
                 for i, c in enumerate(item.choices)
+                if ask.offered is None or i in ask.offered  # a choice filter
             )
         elif item.type is ItemType.MULTIPLE_CHOICE:
             current = ask.current if isinstance(ask.current, list) else []
             chosen = set(ask.pending if ask.pending is not None else current)
             for i, choice in enumerate(item.choices):
+                if ask.offered is not None and i not in ask.offered:
+                    continue
                 mark = "✅ " if choice.value in chosen else "▫️ "
                 rows.append([Button(mark + self.text(choice.label), cb.encode(seq, "t", i))])
             rows.append([Button(t("btn.confirm"), cb.encode(seq, "ok"))])
@@ -348,11 +422,10 @@ class Presenter:
             else:
                 shown = self.value(item, line.value, unknown=line.unknown, other=line.other)
             question = _shorten(self.text(item.text), 90)
-            mark = (
-                "⚠️ "
-                if fx.ItemRef(line.ref.item, line.ref.repeat, line.ref.entry) in review.missing
-                else ""
-            )
+            ref = fx.ItemRef(line.ref.item, line.ref.repeat, line.ref.entry)
+            mark = "⚠️ " if ref in review.missing else ""
+            if ref in review.flagged:
+                mark = "🔄 " + mark  # a questionnaire update asks to look at it again
             text = (
                 f"{heading}{mark}<b>{number}.</b> {escape(question)}\n"
                 f"   ➜ {escape(_shorten(shown, REVIEW_VALUE_CHARS))}"

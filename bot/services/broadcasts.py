@@ -600,6 +600,9 @@ class BroadcastService:
         broadcast = await self.cstore.broadcast(broadcast_id)
         assert broadcast is not None
         parts = await self.report(broadcast_id)
+        # Commit first: a stop between the report and this write would otherwise
+        # leave the broadcast running, and a restart would report it twice.
+        await self.cstore.finish_broadcast(broadcast_id, self.clock())
         chat, message_id = broadcast.progress_chat_id, broadcast.progress_message_id
         if chat is not None:
             first, rest = parts[0], parts[1:]
@@ -608,6 +611,5 @@ class BroadcastService:
                 rest = parts
             for part in rest:
                 await self.courier.notify(chat, part)
-        await self.cstore.finish_broadcast(broadcast_id, self.clock())
         counts = await self.cstore.recipient_counts(broadcast_id)
         log.info("broadcast %s done: %s", broadcast_id, counts)

@@ -26,6 +26,7 @@ from conversations import inputs as ev
 from conversations.access_codes import CodeCheck
 from conversations.schema import Questionnaire
 from conversations.state import State
+from storage.editions import EditionStore
 from storage.municipalities import Municipality, MunicipalityRegistry
 from storage.store import Change, Officer, Store, Submission, response_id
 
@@ -84,6 +85,7 @@ class OfficerFlow:
         self.clock = clock
         self._secret = settings.code_secret.get_secret_value().encode()
         self._locks: dict[str, asyncio.Lock] = {}
+        self.editions = EditionStore(store)
         # The last validation error each officer saw, for the context of a ticket.
         self.last_errors: dict[int, str] = {}
 
@@ -128,7 +130,8 @@ class OfficerFlow:
         t = translator(officer.language)
         if officer.istat is not None:
             return await self.step(officer, ev.Resume())
-        reply = Reply([Screen(t("welcome")), Screen(self.privacy_text(officer.language))])
+        welcome = self.presenter(officer.language, None).welcome()
+        reply = Reply([Screen(welcome), Screen(self.privacy_text(officer.language))])
         if payload:
             login = await self.login(officer, payload)
             reply.screens.extend(login.screens)
@@ -191,9 +194,11 @@ class OfficerFlow:
         return self.help(officer.language)
 
     def help(self, lang: str) -> Reply:
-        return Reply([Screen(translator(lang)("help"))])
+        return Reply([Screen(self.presenter(lang, None).help_text())])
 
     def privacy_text(self, lang: str) -> str:
+        if not self.q.privacy:
+            return translator(lang)("privacy_default")
         return escape(self.presenter(lang, None).text(self.q.privacy))
 
     async def language_menu(self, sender: Sender) -> Reply:
@@ -277,6 +282,12 @@ class OfficerFlow:
         presenter = self.presenter(officer.language, municipality)
         row = await self.store.response(self.q.id, istat)
         nav = await self.store.navigation(officer.user_id, response_id(self.q.id, istat))
+        # After a questionnaire update the officer first hears about it and sees
+        # where they stand: the message may answer a question that changed.
+        notice = await self.editions.take_notice(
+            officer.user_id, response_id(self.q.id, istat), now)
+        if notice is not None and not isinstance(inp, ev.Review):
+            inp = ev.Resume()
         if row is None:
             shared, _ = engine.start(self.q, now).state.split()
             last_saved = None
@@ -299,6 +310,8 @@ class OfficerFlow:
                 reply.screens.insert(0, Screen(escape(text)))
             elif isinstance(effect, fx.Completed):
                 reply.document = self._receipt(presenter, step.state, istat, municipality, effect)
+        if notice is not None:
+            reply.screens.insert(0, Screen(escape(presenter.edition_notice(notice.to_review))))
         if rejected:
             reply.callback_text = presenter.rejection(rejected[0])[:200]
             self.last_errors[officer.user_id] = reply.callback_text

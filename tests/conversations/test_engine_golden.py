@@ -83,7 +83,14 @@ def render(effect: fx.Effect) -> list[str]:
                 line += " editing"
             if not effect.can_back:
                 line += " no-back"
+            for computed in effect.computed:
+                line += f" ${{{computed.source}}}={fmt(computed.value)}"
+            if effect.offered is not None:
+                line += f" offered={list(effect.offered)}"
             return [line]
+        case fx.AskConfirmWarning():
+            where = ref(fx.ItemRef(effect.item, effect.repeat, effect.entry))
+            return [f"confirm-warning: {where} {fmt(effect.value)}"]
         case fx.AskOtherText():
             return [f"ask-other: {ref(fx.ItemRef(effect.item, effect.repeat, effect.entry))}"]
         case fx.AskRepeatMenu():
@@ -104,6 +111,8 @@ def render(effect: fx.Effect) -> list[str]:
         case fx.ShowReview():
             missing = ", ".join(ref(r) for r in effect.missing) or "none"
             lines = [f"review ({effect.status}), missing: {missing}"]
+            if effect.flagged:
+                lines[0] += ", flagged: " + ", ".join(sorted(ref(r) for r in effect.flagged))
             for row in effect.lines:
                 if row.unknown:
                     shown = "unknown"

@@ -299,7 +299,10 @@ def test_references(source: str, expected: set[str]) -> None:
         ("empty(count(x))", 7, "needs an item id"),
         ("x.__class__", 2, "unexpected character '.'"),
         ("- a", 1, "expected a value"),
-        ("1 +", 3, "unexpected character '+'"),
+        ("1 +", 4, "expected a value"),
+        ("today(1)", 7, "today() takes no argument"),
+        ("sum()", 5, "sum() needs item ids"),
+        ("a.b + 1", 2, "unexpected character '.'"),
         ("a == è", 6, "unexpected character 'è'"),
         ("a == ١", 6, "unexpected character"),
     ],
@@ -354,7 +357,7 @@ _TOKENS = st.sampled_from(
     [
         "a", "b", "x_1", "and", "or", "not", "in", "==", "!=", "<", "<=", ">", ">=",
         "(", ")", "[", "]", ",", "-", "1", "2.5", "'s'", '"t"', "true", "false", "null",
-        "selected", "count", "empty",
+        "selected", "count", "empty", "+", "*", "/", ".", "today", "sum", "a.b",
     ]
 )  # fmt: skip
 

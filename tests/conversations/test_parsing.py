@@ -352,7 +352,7 @@ def test_parse_phone_invalid(text: str) -> None:
     with pytest.raises(InputError) as info:
         parse_phone(text)
     assert info.value.key == "invalid_phone"
-    assert info.value.params == {"example": "055 2037349"}
+    assert info.value.params == {"example": "055 1234567"}
 
 
 # --- URL -------------------------------------------------------------------------

@@ -475,3 +475,154 @@ def test_missing_file_is_one_line(tmp_path: Path) -> None:
     problems = lint_file(tmp_path / "nope.yaml")
     assert len(problems) == 1
     assert "cannot read file" in problems[0]
+
+
+# --- conditions that can never hold (editions) -------------------------------------------
+
+
+def _with_flag(data: dict[str, Any]) -> None:
+    """Add a yes/no item `flag` and a number `size` before `detail`."""
+    items = data["sections"][0]["items"]
+    items.insert(2, {"id": "flag", "type": "yes_no", "text": {"it": "Sì?", "en": "Yes?"}})
+    items.insert(3, {"id": "size", "type": "integer", "text": {"it": "Quanti?", "en": "How many?"}})
+    items.insert(4, {"id": "when_day", "type": "date", "text": {"it": "Quando?", "en": "When?"}})
+
+
+def _condition(when: str) -> list[str]:
+    def change(data: dict[str, Any]) -> None:
+        _with_flag(data)
+        _item(data, "detail")["when"] = when
+
+    return _broken(change)
+
+
+def test_typed_comparisons_that_can_hold_are_clean() -> None:
+    when = ("flag == true and size > 3 and when_day >= '2019-01-01' and kind in ['a', 'b'] "
+            "and name != 'x' and size != null")
+    assert _condition(when) == []
+
+
+@pytest.mark.parametrize(
+    ("when", "expected"),
+    [
+        ("flag == 'si'", "detail: condition compares yes/no item 'flag' with 'si', but it is "
+                         "true or false: write `flag` or `not flag`"),
+        ("kind == 'c'", "detail: condition uses 'c', which is not a choice of 'kind'"),
+        ("kind in ['a', 'zz']", "detail: condition uses 'zz', which is not a choice of 'kind'"),
+        ("kind == false", "detail: condition compares 'kind' with false, but its values are the "
+                          "choices' text values: it can never hold"),
+        ("size > '3'", "detail: condition compares number item 'size' with '3', which is not a "
+                       "number: it can never hold"),
+        ("name == 3", "detail: condition compares text item 'name' with 3, which is not text: "
+                      "it can never hold"),
+        ("when_day < '31/12/2019'", "detail: condition compares date item 'when_day' with "
+                                    "'31/12/2019'; write dates as 'YYYY-MM-DD'"),
+    ],
+)
+def test_comparisons_that_can_never_hold(when: str, expected: str) -> None:
+    assert _condition(when) == [expected]
+
+
+def test_unquoted_yaml_no_in_a_choice_value_gets_a_hint() -> None:
+    source = VALID.replace("{value: b, label", "{value: no, label")
+    problems = lint(yaml.safe_load(source))
+    assert problems == [
+        "schema error at sections.0.items.1.choices.1.value (kind): Input should be a valid "
+        "string (YAML reads unquoted yes/no/on/off/true/false as a boolean: quote the value, "
+        'e.g. "no")'
+    ]
+
+
+# --- file-level fields -------------------------------------------------------------------
+
+
+def test_contacts_welcome_and_entry_words_need_every_language() -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["welcome"] = {"it": "Ciao"}
+        data["contacts"] = [{"name": {"it": "Ufficio", "en": "Office"}, "hours": {"it": "9-13"}},
+                            {"phone": ["055 123456"]}]
+        _item(data, "things")["entry_name"] = {"it": {"one": "cosa", "other": "cose"}}
+
+    assert _broken(change) == [
+        "questionnaire: welcome is missing the 'en' translation",
+        "questionnaire: contact 1 hours is missing the 'en' translation",
+        "questionnaire: contact 1 has neither phone nor email",
+        "things: entry_name is missing the 'en' translation",
+    ]
+
+
+def test_map_must_name_items_of_its_repeat_and_a_yes_no_consent() -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["map"] = {"repeat": "things", "name": "thing_name", "consent": "kind",
+                       "description": ["tags", {"item": "name", "label": {"it": "N", "en": "N"}}],
+                       "properties": {"y": "year(thing_name)", "t": "tags"}}
+
+    assert _broken(change) == [
+        "map: description refers to 'name', not an item of 'things'",
+        "map: property 'y': year() needs a date item",
+        "map: consent 'kind' must be a yes_no item",
+    ]
+    assert _broken(lambda d: d.update(map={"repeat": "kind", "name": "x"})) == [
+        "map: repeat 'kind' is not a repeat group of the questionnaire"
+    ]
+
+
+# --- constraint, warn_if, computed texts -------------------------------------------------
+
+
+def test_checks_and_computed_texts_that_are_sound() -> None:
+    def change(data: dict[str, Any]) -> None:
+        _item(data, "total").update(
+            constraint=". >= count(things) and . <= 100",
+            constraint_message={"it": "Troppi", "en": "Too many"},
+            warn_if=". > 50", text={"it": "Totale (${count(things)})?", "en": "Total?"})
+        _item(data, "thing_name")["constraint"] = ". != name"
+
+    assert _broken(change) == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"constraint": ". <= later"}, "name: constraint refers to unknown item 'later'"),
+        ({"constraint": ". <= kind"},
+         "name: constraint refers to later item 'kind'"),
+        ({"constraint": ". >"}, "name: constraint '. >' does not parse: expected a value but "
+                                "found end of expression at column 4"),
+        ({"warn_if": ". > 3", "warn_message": {"it": "Sicuro?"}},
+         "name: warn_if message is missing the 'en' translation"),
+        ({"constraint_message": {"it": "No", "en": "No"}},
+         "name: constraint message without a constraint"),
+        ({"when": ". == 'x'"},
+         "name: condition uses '.' or today(), which only constraint and warn_if may use"),
+        ({"text": {"it": "Nome (${kind})?", "en": "Name?"}},
+         "name: computed value ${kind} refers to later item 'kind'"),
+        ({"text": {"it": "Nome (${sum(things.tags)})?", "en": "Name?"}},
+         "name: computed value ${sum(things.tags)}: sum(things.tags) needs a number item"),
+    ],
+)
+def test_unsound_checks(fields: dict[str, Any], expected: str) -> None:
+    assert expected in _broken(_set("name", **fields))
+
+
+def test_choice_conditions_are_checked_like_item_conditions() -> None:
+    def change(data: dict[str, Any]) -> None:
+        kind = _item(data, "kind")
+        kind["choices"][0]["when"] = "name != 'x'"
+        kind["choices"][1]["when"] = "detail == 'y'"
+
+    assert _broken(change) == ["kind: choice 'b' condition refers to later item 'detail'"]
+
+
+def test_previous_ids_and_values_must_name_what_this_version_dropped() -> None:
+    def change(data: dict[str, Any]) -> None:
+        _item(data, "detail")["previous_id"] = "name"
+        _item(data, "total")["previous_id"] = "old_total"
+        _item(data, "thing_name")["previous_id"] = "old_total"
+        _item(data, "kind")["choices"][0]["previous_values"] = ["b", "old"]
+
+    assert _broken(change) == [
+        "detail: previous_id 'name' is still an id of this version",
+        "total: previous_id 'old_total' is already claimed by things.thing_name",
+        "kind: choice 'a': previous value 'b' is still a choice of this item",
+    ]

@@ -198,6 +198,14 @@ SEEDS: dict[int, list[tuple[str, Row]]] = {
                                   "language": "it", "status": "pending", "attempts": 0,
                                   "error": None, "updated_at": None}),
     ],
+    4: [
+        ("questionnaire_versions", {"questionnaire_id": QID, "version": "2019.1",
+                                    "source": "id: family_policies\nversion: '2019.1'\n",
+                                    "first_used_at": T0}),
+        ("edition_notices", {"user_id": 1001, "response_id": f"{QID}:{FIRENZE}",
+                             "version": "2019.2", "to_review": 2, "created_at": T1,
+                             "shown_at": None}),
+    ],
 }
 
 

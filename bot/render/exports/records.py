@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from conversations.engine import answers_snapshot
-from conversations.schema import Questionnaire
+from conversations.migration import migrate
+from conversations.schema import Questionnaire, parse_questionnaire
 from conversations.state import State
+from storage.editions import EditionStore
 from storage.municipalities import Municipality, MunicipalityRegistry
 from storage.store import Store
 
@@ -56,11 +58,12 @@ class ExportRecord:
         return row
 
 
-# The version a revision was submitted under is in its outbox payload; the
-# responses row only knows the current one (it may have moved on since).
+# The version a revision was submitted under is stored with it (and in its
+# outbox payload); the responses row only knows the current one.
 _SUBMITTED = """
 SELECT s.response_id, r.istat, r.questionnaire_id,
-       COALESCE(CASE WHEN json_valid(o.payload_json)
+       COALESCE(s.questionnaire_version,
+                CASE WHEN json_valid(o.payload_json)
                      THEN json_extract(o.payload_json, '$.questionnaire_version') END,
                 r.questionnaire_version),
        s.revision, s.submitted_at, s.answers_json
@@ -76,6 +79,11 @@ SELECT response_id, istat, questionnaire_id, questionnaire_version, revision, su
        state_json
 FROM responses WHERE questionnaire_id = ? AND status = 'in_progress'
 """
+
+
+async def _version(store: Store, questionnaire_id: str, version: str) -> Questionnaire | None:
+    source = await EditionStore(store).source(questionnaire_id, version)
+    return parse_questionnaire(source) if source is not None else None
 
 
 async def load_records(
@@ -101,7 +109,13 @@ async def load_records(
     if include_drafts:
         for row in await store.fetchall(_DRAFTS, questionnaire.id):
             # The stored state is the shared part only: no officer's navigation.
-            state = State.join(json.loads(row[6]), None)
+            shared = json.loads(row[6])
+            if row[3] != questionnaire.version:
+                # Saved under another version (the bot has not restarted on this file
+                # yet): read it the way the bot will bring it over, without storing.
+                shared = migrate(await _version(store, questionnaire.id, row[3]),
+                                 questionnaire, shared).state
+            state = State.join(shared, None)
             records[row[0]] = ExportRecord(
                 response_id=row[0], istat=row[1], municipality=registry.get(row[1]),
                 questionnaire_id=row[2], questionnaire_version=row[3], revision=row[4],

@@ -1,7 +1,8 @@
-"""GeoJSON for the public uMap: one point per good practice.
+"""GeoJSON for the public uMap: one point per entry of the repeat group the
+questionnaire's `map:` names (e.g. one per good practice).
 
-Only responses whose officer consented to publication, only practice data
-and the municipality: never the officers' contact details nor their notes.
+Only responses whose officer gave the `consent` answer, only the items `map:`
+lists and the municipality: never anything else the officer wrote.
 Descriptions use uMap's text formatting (`**bold**`, `[[url|text]]`).
 """
 
@@ -12,21 +13,33 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from bot.render import formatting
 from bot.render.exports.records import ExportRecord
-from bot.render.exports.values import CHOICE_SEPARATOR, ItalianValues, amount
-from conversations.schema import Item, Questionnaire, Repeat
+from bot.render.exports.values import CHOICE_SEPARATOR, ItalianValues, amount, shorten
+from conversations.migration import carry_snapshot
+from conversations.schema import (
+    CHOICE_TYPES,
+    Item,
+    ItemType,
+    MapSpec,
+    Questionnaire,
+    Repeat,
+    plural_for,
+)
 
-PRACTICES = "practices"
-CONSENT = "publish_consent"
 SPREAD_METRES = 100.0  # distance between markers of one municipality
 _GOLDEN_ANGLE = math.pi * (3 - math.sqrt(5))
 _METRES_PER_DEGREE = 111_320.0
 _SAFE_URL = re.compile(r"^https?://[^\s|\[\]{}]+$")
+
+
+class NoMapError(ValueError):
+    """The questionnaire has no `map:` section: there is nothing to draw."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,94 +70,125 @@ def plain(text: str) -> str:
     return re.sub(r"\]{2,}", "]", re.sub(r"\[{2,}", "[", text)).strip()
 
 
-class _Practices:
-    def __init__(self, questionnaire: Questionnaire) -> None:
+_YEAR = re.compile(r"^year\(([a-z][a-z0-9_]*)\)$")
+
+
+class _Features:
+    """Draws one repeat group's entries as the questionnaire's `map:` says."""
+
+    def __init__(self, questionnaire: Questionnaire, spec: MapSpec) -> None:
+        self.spec = spec
         self.values = ItalianValues(questionnaire)
         repeat = next((e for s in questionnaire.sections for e in s.items
-                       if isinstance(e, Repeat) and e.id == PRACTICES), None)
+                       if isinstance(e, Repeat) and e.id == spec.repeat), None)
+        self.repeat = repeat
         self.items: dict[str, Item] = {i.id: i for i in repeat.items} if repeat else {}
+        self.fields = [(self.items[f.item], f.label) for f in spec.description_fields()
+                       if f.item in self.items]
 
-    def labels(self, entry: dict[str, Any], item_id: str) -> list[str]:
-        item = self.items.get(item_id)
-        if item is None or entry.get(item_id) is None:
-            return []
+    def labels(self, item: Item, entry: dict[str, Any]) -> list[str]:
         # On the map the officer's "Altro" text stands for itself.
         return [plain(label) for label in self.values.choice_labels(
-            item, entry[item_id], entry.get(f"{item_id}_other"), other_alone=True)]
+            item, entry[item.id], entry.get(f"{item.id}_other"), other_alone=True)]
 
-    def period(self, entry: dict[str, Any]) -> str:
-        start, end = entry.get("start_date"), entry.get("end_date")
-        since = f"dal {formatting.day(start)}" if start else "inizio non indicato"
-        if entry.get("ongoing"):
-            return f"{since}, in corso"
-        return f"{since} al {formatting.day(end)}" if end else since
-
-    def funding(self, entry: dict[str, Any]) -> str:
-        total = amount(entry.get("funding_amount")) if entry.get("funding_amount") else None
-        national = (amount(entry.get("funding_national_amount"))
-                    if entry.get("funding_national_amount") else None)
-        text = formatting.amount(total) if total is not None else "importo non indicato"
-        if national is not None:
-            text += f", di cui {formatting.amount(national)} dal Fondo nazionale per le " \
-                    "politiche della famiglia"
-        return text
+    def shown(self, item: Item, entry: dict[str, Any]) -> str | None:
+        """A value as map text (Italian formats), None when there is nothing to show."""
+        if entry.get(item.id) is not None and item.type in CHOICE_TYPES:
+            return ", ".join(self.labels(item, entry)) or None
+        cell = self.values.cell(item, entry)
+        if cell is None or cell == "":
+            return None
+        if isinstance(cell, Decimal):
+            return formatting.amount(cell)
+        if isinstance(cell, date):
+            return formatting.day(cell)
+        if isinstance(cell, int):
+            return formatting.integer(cell)
+        return plain(str(cell))
 
     def description(self, record: ExportRecord, entry: dict[str, Any]) -> str:
         where = record.comune or record.istat
         if record.provincia:
             where += f" ({record.provincia}, {record.regione})"
         lines = [f"**Comune di {where}**", ""]
-        areas = self.labels(entry, "areas")
-        if areas:
-            lines.append(f"**Aree:** {', '.join(areas)}")
-        beneficiaries = self.labels(entry, "beneficiaries")
-        if beneficiaries:
-            lines.append(f"**Destinatari:** {', '.join(beneficiaries)}")
-        lines.append(f"**Periodo:** {self.period(entry)}")
-        lines.append(f"**Finanziamento:** {self.funding(entry)}")
-        sources = self.labels(entry, "funding_sources")
-        if sources:
-            lines.append(f"**Fonti:** {CHOICE_SEPARATOR.join(sources)}")
-        if entry.get("description"):
-            lines += ["", plain(str(entry["description"]))]
-        if entry.get("results"):
-            lines += ["", f"**Risultati:** {plain(str(entry['results']))}"]
-        website = str(entry.get("website") or "")
-        if _SAFE_URL.match(website):
-            lines += ["", f"[[{website}|Sito web della buona pratica]]"]
+        for item, label in self.fields:
+            title = (self.values.text(label) if label
+                     else shorten(self.values.text(item.text), 40).rstrip(".?:"))
+            if item.type is ItemType.URL:
+                website = str(entry.get(item.id) or "")
+                if _SAFE_URL.match(website):
+                    lines += ["", f"[[{website}|{plain(title)}]]"]
+                continue
+            shown = self.shown(item, entry)
+            if shown is None:
+                continue
+            if item.type is ItemType.LONG_TEXT:
+                lines += ["", f"**{plain(title)}:** {shown}"]
+            else:
+                lines.append(f"**{plain(title)}:** {shown}")
         return "\n".join(lines)
 
+    def property_value(self, source: str, entry: dict[str, Any]) -> Any:
+        year = _YEAR.match(source)
+        item = self.items.get(year.group(1) if year else source)
+        if item is None or entry.get(item.id) is None:
+            return None
+        value = entry[item.id]
+        if year:
+            return int(str(value)[:4]) if item.type is ItemType.DATE else None
+        if item.type in CHOICE_TYPES:
+            return CHOICE_SEPARATOR.join(self.labels(item, entry))
+        if item.type is ItemType.AMOUNT:
+            total = amount(value)
+            return float(total) if total is not None else None
+        if item.type in (ItemType.INTEGER, ItemType.YES_NO):
+            return value
+        return plain(str(value))
+
+    def name(self, entry: dict[str, Any]) -> str:
+        given = entry.get(self.spec.name)
+        if given:
+            return plain(str(given))
+        if self.repeat is None:
+            return ""
+        word = plural_for(self.repeat.entry_name, 1, "it", self.values.q.default_language)
+        return word.capitalize() if word else self.values.text(self.repeat.text)
+
     def properties(self, record: ExportRecord, entry: dict[str, Any]) -> dict[str, Any]:
-        start = entry.get("start_date")
-        total = amount(entry["funding_amount"]) if entry.get("funding_amount") else None
+        flat = {key: self.property_value(source, entry)
+                for key, source in self.spec.properties.items()}
         return {
-            "name": plain(str(entry.get("title") or "Buona pratica")),
+            "name": self.name(entry),
             "description": self.description(record, entry),
-            "area": CHOICE_SEPARATOR.join(self.labels(entry, "areas")),
-            "funding": CHOICE_SEPARATOR.join(self.labels(entry, "funding_sources")),
+            **flat,
             "comune": record.comune,
             "provincia": record.provincia,
             "regione": record.regione,
             "istat": record.istat,
-            "anno_inizio": int(str(start)[:4]) if start else None,
-            "importo": float(total) if isinstance(total, Decimal) else None,
+            "questionnaire_version": record.questionnaire_version,
         }
 
 
 def build_feature_collection(
     records: Sequence[ExportRecord], questionnaire: Questionnaire
 ) -> tuple[dict[str, Any], MapSummary]:
-    practices = _Practices(questionnaire)
+    spec = questionnaire.map
+    if spec is None:
+        raise NoMapError(questionnaire.id)
+    drawer = _Features(questionnaire, spec)
     features: list[dict[str, Any]] = []
     placed: dict[str, int] = {}  # markers so far per municipality
     without_consent = without_position = 0
     for record in records:
         if record.draft:
             continue  # never publish what was not submitted
-        if record.answers.get(CONSENT) is not True:
+        answers = record.answers
+        if record.questionnaire_version != questionnaire.version:
+            answers = carry_snapshot(questionnaire, answers)  # today's ids and values
+        if spec.consent is not None and answers.get(spec.consent) is not True:
             without_consent += 1
             continue
-        entries = record.answers.get(PRACTICES) or []
+        entries = answers.get(spec.repeat) or []
         m = record.municipality
         if m is None or m.lat is None or m.lon is None:
             without_position += len(entries)
@@ -156,7 +200,7 @@ def build_feature_collection(
             features.append({
                 "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
-                "properties": practices.properties(record, entry),
+                "properties": drawer.properties(record, entry),
             })
     collection = {"type": "FeatureCollection", "features": features}
     return collection, MapSummary(len(features), without_consent, without_position)

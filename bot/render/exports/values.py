@@ -73,12 +73,15 @@ class ItalianValues:
         if item.type in CHOICE_TYPES:
             return CHOICE_SEPARATOR.join(
                 self.choice_labels(item, value, answers.get(f"{item.id}_other")))
-        if item.type is ItemType.AMOUNT:
-            return amount(value)
-        if item.type is ItemType.INTEGER:
-            return int(value)
-        if item.type is ItemType.DATE:
-            return date.fromisoformat(str(value))
+        try:
+            if item.type is ItemType.AMOUNT:
+                return amount(value) if amount(value) is not None else str(value)
+            if item.type is ItemType.INTEGER:
+                return int(value)
+            if item.type is ItemType.DATE:
+                return date.fromisoformat(str(value))
+        except (TypeError, ValueError):
+            pass  # an earlier version's answer of another type: shown as it was given
         return str(value)
 
     def moment(self, value: str | None) -> datetime | None:

@@ -18,7 +18,7 @@ import pytest
 
 from bot.cli.export import run_export
 from bot.render.exports import export, load_records
-from bot.render.exports.to_geojson import spread
+from bot.render.exports.to_geojson import NoMapError, spread
 from bot.settings import Settings
 from conversations.engine import answers_snapshot
 from conversations.schema import Questionnaire, load_questionnaire, shipped_questionnaire_path
@@ -279,7 +279,9 @@ async def test_geojson_for_umap(store: Store, q: Questionnaire, tmp_path: Path) 
 
     centre = features[0]["properties"]
     assert set(centre) == {"name", "description", "area", "funding", "comune", "provincia",
-                           "regione", "istat", "anno_inizio", "importo"}
+                           "regione", "istat", "anno_inizio", "importo",
+                           "questionnaire_version"}
+    assert centre["questionnaire_version"] == "2019.1"
     assert centre["name"] == "Centro per le famiglie Il Melograno"
     assert (centre["comune"], centre["provincia"], centre["regione"], centre["istat"]) == (
         "Firenze", "Firenze", "Toscana", "048017")
@@ -288,16 +290,18 @@ async def test_geojson_for_umap(store: Store, q: Questionnaire, tmp_path: Path) 
     assert centre["funding"].startswith("Fondo nazionale per le politiche della famiglia")
     description = centre["description"]
     assert "**Comune di Firenze (Firenze, Toscana)**" in description
-    assert "dal 01/09/2018, in corso" in description
-    assert "12.500,00\xa0€" in description and "5.000,50\xa0€" in description
-    assert "Genitori, Famiglie numerose" in description
+    assert "**Inizio:** 01/09/2018\n**In corso:** Sì\n" in description
+    assert "**Finanziamento:** 12.500,00\xa0€\n" in description
+    assert "nazionale per le politiche della famiglia:** 5.000,50\xa0€" in description
+    assert "**Destinatari:** Genitori, Famiglie numerose" in description
     assert "**Fonti:** Fondo nazionale per le politiche della famiglia (Intese" in description
     assert "Oltre 200 famiglie seguite." in description
     assert "[[https://www.comune.fi.it/melograno|" in description
 
     nursery = features[1]["properties"]
     assert nursery["anno_inizio"] is None and nursery["importo"] is None
-    assert "inizio non indicato al 30/06/2019" in nursery["description"]
+    assert "**Inizio:** Non so / non applicabile" in nursery["description"]
+    assert "**Fine:** 30/06/2019" in nursery["description"]
     assert "{{" not in nursery["description"] and "[[" not in nursery["description"]
 
     # No officer's personal data, no notes, anywhere.
@@ -311,6 +315,29 @@ async def test_geojson_for_umap(store: Store, q: Questionnaire, tmp_path: Path) 
     assert not any(k.startswith("respondent") or k == "notes" for k in keys(data))
     for secret in (*PERSONAL, "Anna Verdi", "Zona Fiorentina", "Cooperativa Il Girasole"):
         assert secret not in text
+
+
+async def test_geojson_follows_the_files_map_section(store: Store, q: Questionnaire,
+                                                    tmp_path: Path) -> None:
+    """Which items describe a feature, and which become properties, is the file's say."""
+    assert q.map is not None
+    spec = q.map.model_copy(update={"description": ("title",), "properties": {"anno": "ongoing"},
+                                    "consent": None})
+    custom = q.model_copy(update={"map": spec})
+    out = tmp_path / "custom.geojson"
+    result = await export(store, custom, MunicipalityRegistry.load(), "geojson", out)
+    assert result.map is not None and result.map.without_consent == 0
+    features = json.loads(out.read_text(encoding="utf-8"))["features"]
+    assert len(features) == 3  # Milano's practice too: no consent item declared
+    [centre] = [f["properties"] for f in features
+                if f["properties"]["name"] == "Centro per le famiglie Il Melograno"]
+    assert centre["anno"] is True and "area" not in centre
+    # Without a label the item's own text names the line.
+    assert centre["description"].endswith(
+        "**Scrivi il titolo della buona pratica:** Centro per le famiglie Il Melograno")
+    without = q.model_copy(update={"map": None})
+    with pytest.raises(NoMapError):
+        await export(store, without, MunicipalityRegistry.load(), "geojson", out)
 
 
 def test_spread_is_deterministic_and_about_100_m_apart() -> None:
