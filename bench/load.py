@@ -27,7 +27,8 @@ Scenarios (default: all, in this order):
 - `latency`: limiter off, think time set so that about `--offered` answers a
   second are offered: latency percentiles;
 - `limited`: the default limiter (30 chat calls a second), closed loop;
-- `memory`: limiter off, `--memory-officers` officers x 10 answers: peak RSS;
+- `memory`: limiter off, `--memory-officers` officers x 10 answers with a think
+  time (`--memory-think`, 10 s: about 100 answers a second offered): peak RSS;
 - `kill`: limiter off, SIGKILL after half the answers: acknowledged answers lost.
 
 Figures, never assertions: the exit status is non-zero only when the run
@@ -415,6 +416,8 @@ def main() -> int:
     parser.add_argument("--offered", type=float, default=90.0,
                         help="answers a second offered in the latency scenario")
     parser.add_argument("--memory-officers", type=int, default=1000)
+    parser.add_argument("--memory-think", type=float, default=10.0,
+                        help="mean think time in the memory scenario (0: saturate)")
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", type=Path, help="record the bot with py-spy into this file")
@@ -424,7 +427,7 @@ def main() -> int:
         "off": Scenario("off", n, 0),
         "latency": Scenario("latency", n, 0, think=n / args.offered),
         "limited": Scenario("limited", n, 30),
-        "memory": Scenario("memory", args.memory_officers, 0),
+        "memory": Scenario("memory", args.memory_officers, 0, think=args.memory_think),
         "kill": Scenario("kill", n, 0, kill_after=n * len(SCRIPT) // 2),
     }
     print(f"machine: {os.cpu_count()} cores; bot = `python -m bot run` subprocess; "
