@@ -90,6 +90,9 @@ class AskConfirmRemove:
     entry: int
     label: str | None
     seq: int
+    # Another officer changed the entry after this officer's menu was drawn.
+    changed_by: int | None = None
+    changed_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,36 @@ class ShowReview:
     status: str
     seq: int
     flagged: frozenset[ItemRef] = frozenset()  # to look at again after an update
+    # Who gave each answer (author ids), only when more than one officer answered.
+    authors: dict[ItemRef, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """The answer was changed by someone else after the prompt was drawn: the
+    officer's answer is not applied. `replaceable`: buttons to replace or keep
+    follow (Confirm yes/no); otherwise the question is simply asked again."""
+
+    ref: ItemRef
+    current: Any  # public form of the stored answer (see AnswerSaved)
+    proposed: Any
+    by: int | None
+    at: str | None
+    seq: int
+    replaceable: bool = True
+
+
+class ChangedAnswer(NamedTuple):
+    ref: ItemRef
+    by: int | None
+    at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedByOthers:
+    """Answers other officers changed since this one last saw the review."""
+
+    changes: tuple[ChangedAnswer, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +205,7 @@ class Notice:
 
 Effect = (
     AskItem | AskOtherText | AskRepeatMenu | AskConfirmSubmit | AskConfirmRemove
-    | AskConfirmWarning | ShowReview
+    | AskConfirmWarning | ShowReview | Conflict | ChangedByOthers
     | MissingItems | Rejected | AnswerSaved | EntryRemoved | Resumed | Completed | Reopened
     | AlreadySubmitted | Notice
 )

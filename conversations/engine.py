@@ -22,7 +22,7 @@ from conversations.expressions import Expression
 from conversations.layout import Compiled, Slot, compiled, needs_other_text, typed, typed_value
 from conversations.parsing import InputError
 from conversations.schema import Item, ItemType, Questionnaire
-from conversations.state import AnswerSet, Cursor, State
+from conversations.state import MAX_REMOVED, AnswerSet, Cursor, State
 
 MAX_HISTORY = 50
 MAX_OTHER_LENGTH = 200
@@ -42,13 +42,21 @@ class _Reject(Exception):
         self.params = params
 
 
+class _Conflicted(Exception):
+    """The answer changed under the officer: the run is redirected to the conflict
+    question (already set up in the state), which is a normal, accepted step."""
+
+
 class _Run:
     """One advance: a private copy of the state and the effects so far."""
 
-    def __init__(self, q: Questionnaire, state: State, now: datetime) -> None:
+    def __init__(
+        self, q: Questionnaire, state: State, now: datetime, actor: int | None = None
+    ) -> None:
         self.c: Compiled = compiled(q)
         self.s = state.copy()
         self.now = now
+        self.actor = actor
         self.effects: list[fx.Effect] = []
         self.prompt = True
         self.kept = False  # the input was Keep ("Mantieni risposta" / "Avanti")
@@ -155,11 +163,45 @@ class _Run:
         self.s.return_to = None
         self.move(target)
 
+    # --- versions -----------------------------------------------------------
+    def key_of(self, item_id: str, answers: AnswerSet) -> str:
+        """The stable name of an answer: entry keys survive other officers' removals."""
+        repeat = self.c.items[item_id].repeat
+        return item_id if repeat is None else f"{repeat.id}#{answers.key}.{item_id}"
+
+    def version(self, key: str) -> list[Any]:
+        return self.s.versions.get(key) or [0, None, None]
+
+    def stale(self, key: str) -> bool:
+        """True when the answer changed after this officer's prompt was drawn on it."""
+        drawn = self.s.drawn
+        if drawn is None or drawn[0] != key:
+            return False  # no prompt of this answer on record (states of old versions)
+        serial, author, _ = self.version(key)
+        return bool(serial != drawn[1] and author != self.actor)
+
+    def bump(self, key: str) -> None:
+        self.s.change_serial += 1
+        self.s.versions[key] = [self.s.change_serial, self.actor, self.now.isoformat()]
+        if self.s.drawn is not None and self.s.drawn[0] == key:
+            self.s.drawn = [key, self.s.change_serial]  # this officer's own change
+
+    def conflict(self, item: Item, proposed: dict[str, Any]) -> None:
+        """Hold the officer's answer and ask whether to replace the newer one."""
+        self.s.held = proposed
+        self.s.pending = None
+        self.s.cursor = Cursor("confirm_conflict", item.id, self.s.cursor.entry)
+        raise _Conflicted
+
     # --- answers ----------------------------------------------------------
     def save(self, item: Item, value: Any, *, unknown: bool = False, skip: bool = False) -> None:
         cursor = self.s.cursor
         answers = self.answers(cursor)
         old: Any = _public_value(answers, item.id)
+        key = self.key_of(item.id, answers)
+        if self.stale(key) and _would_change(answers, item.id, value, unknown, skip):
+            self.conflict(item, {"unknown": True} if unknown else
+                          {"skip": True} if skip else {"value": value})
         answers.values.pop(item.id, None)
         answers.unknown.discard(item.id)
         answers.skipped.discard(item.id)
@@ -176,6 +218,7 @@ class _Run:
             repeat = self.c.items[item.id].repeat
             ref = fx.ItemRef(item.id, repeat.id if repeat else None, cursor.entry)
             self.effects.append(fx.AnswerSaved(ref, old, new))
+            self.bump(key)
         if self.s.flagged:
             self.unflag(item.id, answers.key if self.c.items[item.id].repeat else None)
         self.changed()
@@ -291,14 +334,18 @@ class _Run:
         if cursor.kind == "confirm_warning" and s.held is None:
             s.cursor = cursor = Cursor("item", cursor.item, cursor.entry)
         if (
-            cursor.kind in ("item", "other_text", "confirm_warning")
+            cursor.kind in ("item", "other_text", "confirm_warning", "confirm_conflict")
             and self.index_of(Cursor("item", cursor.item, cursor.entry)) < 0
         ):
             # The item was hidden by an edit (or a new questionnaire version).
             s.cursor = self.first_unanswered() or REVIEW
             cursor = s.cursor
+        if cursor.kind in ("item", "other_text", "confirm_warning", "confirm_conflict"):
+            self.draw(cursor)
         if cursor.kind == "item":
             self.effects.append(self.ask_item(cursor))
+        elif cursor.kind == "confirm_conflict":
+            self.effects.append(self.conflict_prompt(cursor))
         elif cursor.kind == "other_text":
             repeat = self.c.items[cursor.item or ""].repeat
             self.effects.append(
@@ -307,8 +354,12 @@ class _Run:
                 )
             )
         elif cursor.kind == "repeat_menu":
-            self.effects.append(self.repeat_menu(cursor.item or ""))
+            repeat_id = cursor.item or ""
+            keys = [entry.key for entry in s.repeats.get(repeat_id, [])]
+            s.menu = [repeat_id, s.change_serial, keys]
+            self.effects.append(self.repeat_menu(repeat_id))
         elif cursor.kind == "review":
+            s.seen = s.change_serial
             self.effects.append(self.review())
         elif cursor.kind == "confirm_submit":
             self.effects.append(fx.AskConfirmSubmit(s.revision + 1, s.seq))
@@ -319,7 +370,53 @@ class _Run:
         elif cursor.kind == "confirm_remove":
             repeat_id, entry = cursor.item or "", cursor.entry or 0
             label = self.entry_label(repeat_id, entry)
-            self.effects.append(fx.AskConfirmRemove(repeat_id, entry, label, s.seq))
+            by, at = self.entry_changed(repeat_id, entry)
+            self.effects.append(fx.AskConfirmRemove(repeat_id, entry, label, s.seq, by, at))
+
+    def draw(self, cursor: Cursor) -> None:
+        """Note the version of the answer the prompt is drawn on. The conflict
+        question shows the newest answer, so it counts as drawn on it; a warning
+        or an "Altro" text keep the version of the question that led to them."""
+        key = self.key_of(cursor.item or "", self.answers(cursor))
+        drawn = self.s.drawn
+        if cursor.kind in ("item", "confirm_conflict") or drawn is None or drawn[0] != key:
+            self.s.drawn = [key, self.version(key)[0]]
+
+    def conflict_prompt(self, cursor: Cursor) -> fx.Conflict:
+        located = self.c.items[cursor.item or ""]
+        answers = self.answers(cursor)
+        held = self.s.held or {}
+        proposed = _public_value(_held_answers(located.item.id, held), located.item.id)
+        _, by, at = self.version(self.key_of(located.item.id, answers))
+        ref = fx.ItemRef(located.item.id, located.repeat.id if located.repeat else None,
+                         cursor.entry)
+        return fx.Conflict(ref, _public_value(answers, located.item.id), proposed, by, at,
+                           self.s.seq)
+
+    def entry_changed(self, repeat_id: str, entry: int) -> tuple[int | None, str | None]:
+        """Who last changed the entry after this officer's menu was drawn, and when."""
+        menu = self.s.menu
+        entries = self.s.repeats.get(repeat_id, [])
+        if menu is None or menu[0] != repeat_id or entry >= len(entries):
+            return None, None
+        prefix = f"{repeat_id}#{entries[entry].key}."
+        newest: list[Any] | None = None
+        for key, version in self.s.versions.items():
+            fresh = version[0] > menu[1] and version[1] != self.actor
+            if key.startswith(prefix) and fresh and (newest is None or version[0] > newest[0]):
+                newest = version
+        return (newest[1], newest[2]) if newest else (None, None)
+
+    def changed_by_others(self) -> tuple[fx.ChangedAnswer, ...]:
+        """Visible answers others changed since this officer last saw the review."""
+        out = []
+        for slot in self.slots():
+            if slot.item is None or not slot.item.asks:
+                continue
+            serial, by, at = self.version(self.key_of(slot.item.id, self.slot_answers(slot)))
+            if serial > self.s.seen and by != self.actor:
+                out.append(fx.ChangedAnswer(slot.ref, by, at))
+        return tuple(out)
 
     def progress(self, cursor: Cursor) -> fx.Progress:
         position = total = answered = 0
@@ -403,8 +500,17 @@ class _Run:
 
     def review(self) -> fx.ShowReview:
         lines, missing = self._scan(with_lines=True)
+        authors: dict[fx.ItemRef, int] = {}
+        if self.s.versions:
+            for line in lines:
+                answers = self.s.answers_for(line.ref.repeat, line.ref.entry)
+                author = self.version(self.key_of(line.ref.item, answers))[1]
+                if author is not None and answers.has(line.ref.item):
+                    authors[line.ref] = author
+            if len(set(authors.values())) < 2:
+                authors = {}  # one officer alone: nothing to tell
         return fx.ShowReview(
-            tuple(lines), missing, self.s.status, self.s.seq, self.flagged_refs()
+            tuple(lines), missing, self.s.status, self.s.seq, self.flagged_refs(), authors
         )
 
 
@@ -497,6 +603,29 @@ def _public_value(answers: AnswerSet, item_id: str) -> Any:
     return {"value": value, "other": other} if other is not None else value
 
 
+def _would_change(answers: AnswerSet, item_id: str, value: Any, unknown: bool,
+                  skip: bool) -> bool:
+    if unknown:
+        return item_id not in answers.unknown
+    if skip:
+        return item_id not in answers.skipped
+    return item_id not in answers.values or answers.values[item_id] != value
+
+
+def _held_answers(item_id: str, held: dict[str, Any]) -> AnswerSet:
+    """The answer a conflict holds, as an answer set (for its public form)."""
+    answers = AnswerSet()
+    if held.get("unknown"):
+        answers.unknown.add(item_id)
+    elif held.get("skip"):
+        answers.skipped.add(item_id)
+    elif "other" in held:
+        answers.other[item_id] = held["other"]
+    else:
+        answers.values[item_id] = held.get("value")
+    return answers
+
+
 def _other_values(item: Item) -> set[str]:
     return {choice.value for choice in item.choices if choice.other}
 
@@ -537,10 +666,20 @@ def _on_text(run: _Run, inp: ev.TextAnswer) -> None:
         cursor = Cursor("item", item.id, s.cursor.entry)
         answers = run.answers(cursor)
         old = _public_value(answers, item.id)
-        answers.other[item.id] = text
+        key = run.key_of(item.id, answers)
         repeat = run.c.items[item.id].repeat
         ref = fx.ItemRef(item.id, repeat.id if repeat else None, cursor.entry)
+        if run.stale(key):
+            # The choice this text completes was changed meanwhile: show the newer
+            # answer and ask the question again rather than guess what to keep.
+            _, by, at = run.version(key)
+            run.effects.append(fx.Conflict(ref, old, {"other": text}, by, at, s.seq,
+                                           replaceable=False))
+            s.cursor = cursor
+            return
+        answers.other[item.id] = text
         run.effects.append(fx.AnswerSaved(ref, old, _public_value(answers, item.id)))
+        run.bump(key)
         s.cursor = cursor
         run.advance_from(cursor)
         return
@@ -711,6 +850,9 @@ def _on_confirm(run: _Run, inp: ev.Confirm) -> None:
         if run.missing():  # another officer changed something meanwhile
             _on_submit(run, ev.Submit())
             return
+        changed = run.changed_by_others()
+        if changed:
+            run.effects.append(fx.ChangedByOthers(changed))
         s.status, s.revision = "submitted", s.revision + 1
         s.submitted_at = run.now.isoformat()
         s.cursor, s.history, s.walk, s.return_to = Cursor("done"), [], "next_unanswered", None
@@ -724,10 +866,23 @@ def _on_confirm(run: _Run, inp: ev.Confirm) -> None:
             run.save(item, held)
             run.after_save(item)
         # "Modifico": the question again, for another answer.
+    elif s.cursor.kind == "confirm_conflict":
+        item = run.c.items[s.cursor.item or ""].item
+        held, s.held = s.held or {}, None
+        s.cursor = Cursor("item", item.id, s.cursor.entry)
+        if inp.yes:  # replace: the officer saw the newer answer on the question
+            run.save(item, held.get("value"), unknown=bool(held.get("unknown")),
+                     skip=bool(held.get("skip")))
+        run.after_save(item)
     elif s.cursor.kind == "confirm_remove":
         repeat_id, entry = s.cursor.item or "", s.cursor.entry or 0
         if inp.yes:
             removed = s.repeats[repeat_id].pop(entry)
+            s.removed[removed.key] = [run.actor, run.now.isoformat()]
+            for old_key in list(s.removed)[:-MAX_REMOVED]:
+                del s.removed[old_key]
+            prefix = f"{repeat_id}#{removed.key}."
+            s.versions = {k: v for k, v in s.versions.items() if not k.startswith(prefix)}
             run.effects.append(fx.EntryRemoved(repeat_id, entry, removed.to_json()))
             repeat = run.c.repeats[repeat_id][0]
             if len(s.repeats[repeat_id]) < repeat.min_entries:
@@ -767,19 +922,33 @@ def _on_add_entry(run: _Run, inp: ev.AddEntry) -> None:
     run.move(first.cursor if first else Cursor("repeat_menu", inp.repeat))
 
 
-def _entry_exists(run: _Run, repeat_id: str, entry: int) -> None:
+def _entry_exists(run: _Run, repeat_id: str, entry: int) -> int:
+    """The entry's position now: menu buttons name entries as the menu was drawn,
+    and another officer may have removed one since."""
     _repeat(run, repeat_id)
-    if not 0 <= entry < len(run.s.repeats.get(repeat_id, ())):
+    menu = run.s.menu
+    entries = run.s.repeats.get(repeat_id, [])
+    if menu is not None and menu[0] == repeat_id and 0 <= entry < len(menu[2]):
+        key = menu[2][entry]
+        for index, answers in enumerate(entries):
+            if answers.key == key:
+                return index
+        by, at = run.s.removed.get(key) or [None, None]
+        run.effects.append(fx.Notice("entry_removed_meanwhile", {"by": by, "at": at}))
+        run.move(Cursor("repeat_menu", repeat_id))
+        raise _Conflicted
+    if not 0 <= entry < len(entries):
         raise _Reject("stale_button")
+    return entry
 
 
 def _on_edit_entry(run: _Run, inp: ev.EditEntry) -> None:
-    _entry_exists(run, inp.repeat, inp.entry)
+    entry = _entry_exists(run, inp.repeat, inp.entry)
     first = next(
         (
             sl
             for sl in run.slots()
-            if sl.cursor.entry == inp.entry
+            if sl.cursor.entry == entry
             and sl.repeat is not None
             and sl.repeat.id == inp.repeat
             and sl.item is not None
@@ -793,8 +962,8 @@ def _on_edit_entry(run: _Run, inp: ev.EditEntry) -> None:
 
 
 def _on_remove_entry(run: _Run, inp: ev.RemoveEntry) -> None:
-    _entry_exists(run, inp.repeat, inp.entry)
-    run.move(Cursor("confirm_remove", inp.repeat, inp.entry))
+    entry = _entry_exists(run, inp.repeat, inp.entry)
+    run.move(Cursor("confirm_remove", inp.repeat, entry))
 
 
 def _on_finish_repeat(run: _Run, inp: ev.FinishRepeat) -> None:
@@ -845,6 +1014,8 @@ def _valid(run: _Run, cursor: Cursor | None) -> bool:
     entry, or a questionnaire version dropped the item)."""
     if cursor is None or cursor.kind in ("review", "confirm_submit", "done"):
         return True
+    if cursor.kind == "confirm_conflict" and run.s.held is None:
+        return False
     if cursor.kind in ("repeat_menu", "confirm_remove"):
         entries = run.s.repeats.get(cursor.item or "", [])
         ok = cursor.item in run.c.repeats
@@ -948,8 +1119,13 @@ def advance(
     inp: ev.Input,
     now: datetime,
     deadline: datetime | None = None,
+    actor: int | None = None,
 ) -> Step:
-    """Apply one input. Never raises for wrong input: returns `Rejected`."""
+    """Apply one input. Never raises for wrong input: returns `Rejected`.
+
+    `actor` is who gives the input (an officer's id): answers record it, and an
+    answer that changed after the officer's prompt was drawn, by someone else,
+    is not applied but turned into a `Conflict` question."""
     seq = getattr(inp, "seq", None)
     if seq is not None and seq != state.seq:
         return Step(state, (fx.Rejected("stale_button"),))
@@ -958,12 +1134,14 @@ def advance(
             return Step(state, (fx.Rejected("deadline_passed", {"deadline": deadline}),))
         if state.status == "submitted" and not isinstance(inp, ev.Reopen):
             return Step(state, (fx.Rejected("already_submitted", {"revision": state.revision}),))
-    run = _Run(questionnaire, state, now)
+    run = _Run(questionnaire, state, now, actor)
     _sanitize(run)
     try:
         _HANDLERS[type(inp)](run, inp)
     except _Reject as rejection:
         return Step(state, (fx.Rejected(rejection.key, rejection.params),))
+    except _Conflicted:
+        run.prompt = True
     run.s.seq += 1
     if run.prompt:
         run.render_prompt()

@@ -186,6 +186,9 @@ class Questionnaire(_Model):
     privacy: Text | None = None
     contacts: tuple[Contact, ...] = ()
     map: MapSpec | None = None
+    # The top-level text item where an officer writes their name: officers of one
+    # municipality are named by it to each other.
+    respondent_name: ItemId | None = None
     deadline: datetime
     timezone: str = "Europe/Rome"
     sections: tuple[Section, ...]

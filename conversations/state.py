@@ -14,7 +14,7 @@ from typing import Any, Literal, NamedTuple
 
 CursorKind = Literal[
     "item", "other_text", "repeat_menu", "review", "confirm_submit", "confirm_remove",
-    "confirm_warning", "done"
+    "confirm_warning", "confirm_conflict", "done"
 ]
 Status = Literal["in_progress", "submitted"]
 
@@ -74,7 +74,12 @@ class Cursor(NamedTuple):
 
 
 # Per-officer part of the state; the rest is shared by the municipality.
-NAV_KEYS = ("cursor", "history", "pending", "walk", "return_to", "seq", "anchors", "held")
+NAV_KEYS = (
+    "cursor", "history", "pending", "walk", "return_to", "seq", "anchors", "held", "drawn",
+    "menu", "seen",
+)
+# Tombstones kept for entries other officers removed (who, when), newest last.
+MAX_REMOVED = 50
 
 # How the engine picks the next item after an answer.
 WalkMode = Literal["next_unanswered", "followups", "entry", "sequential"]
@@ -104,6 +109,17 @@ class State:
     # Items a questionnaire update asks the officers to look at again
     # ("item" or "repeat#entrykey.item"); answering one clears its flag.
     flagged: list[str] = field(default_factory=list)
+    # Shared: the version of each answer ("item" or "repeat#entrykey.item") as
+    # [serial, author, ISO time]; `change_serial` is the last serial handed out.
+    versions: dict[str, list[Any]] = field(default_factory=dict)
+    change_serial: int = 0
+    removed: dict[str, list[Any]] = field(default_factory=dict)  # entry key -> [author, time]
+    # This officer's: [answer key, serial] of the answer the prompt on screen was
+    # drawn on; [repeat, serial, entry keys] of the last repeat menu drawn; the
+    # serial when this officer last saw the review.
+    drawn: list[Any] | None = None
+    menu: list[Any] | None = None
+    seen: int = 0
 
     def copy(self) -> State:
         return State(
@@ -125,6 +141,12 @@ class State:
             revision=self.revision,
             submitted_at=self.submitted_at,
             flagged=list(self.flagged),
+            versions=dict(self.versions),
+            change_serial=self.change_serial,
+            removed=dict(self.removed),
+            drawn=self.drawn,
+            menu=self.menu,
+            seen=self.seen,
         )
 
     def answers_for(self, repeat_id: str | None, entry: int | None) -> AnswerSet:
@@ -152,6 +174,12 @@ class State:
             "revision": self.revision,
             "submitted_at": self.submitted_at,
             "flagged": self.flagged,
+            "versions": self.versions,
+            "change_serial": self.change_serial,
+            "removed": self.removed,
+            "drawn": self.drawn,
+            "menu": self.menu,
+            "seen": self.seen,
         }
 
     def split(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -189,4 +217,10 @@ class State:
             revision=data.get("revision", 0),
             submitted_at=data.get("submitted_at"),
             flagged=list(data.get("flagged", ())),
+            versions=dict(data.get("versions", {})),
+            change_serial=data.get("change_serial", 0),
+            removed=dict(data.get("removed", {})),
+            drawn=data.get("drawn"),
+            menu=data.get("menu"),
+            seen=data.get("seen", 0),
         )

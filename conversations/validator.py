@@ -172,7 +172,18 @@ class _Linter:
                 self.check_checks(element, element.item)
         self.check_reachability()
         self.check_map()
+        self.check_respondent_name()
         return self.problems
+
+    def check_respondent_name(self) -> None:
+        name = self.q.respondent_name
+        if name is None:
+            return
+        element = self.by_id.get(name)
+        if element is None or element.item is None or element.scope is not None:
+            self.add("respondent_name", f"'{name}' is not a top-level item")
+        elif element.item.type not in (ItemType.TEXT, ItemType.LONG_TEXT):
+            self.add("respondent_name", f"'{name}' must be a text item")
 
     # --- constraint, warn_if, computed texts --------------------------------------------
     def check_checks(self, element: _Element, item: Item) -> None:

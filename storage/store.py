@@ -360,6 +360,25 @@ class Store:
             for r in rows
         ]
 
+    async def last_values_by_author(self, rid: str, item_ref: str) -> list[tuple[int, Any]]:
+        """Each author's last value for one answer (e.g. the name they gave)."""
+        rows = await self.fetchall(
+            "SELECT user_id, new_json FROM answer_changes WHERE id IN ("
+            "SELECT MAX(id) FROM answer_changes WHERE response_id = ? AND item_ref = ? "
+            "GROUP BY user_id)",
+            rid, item_ref,
+        )
+        return [(int(r[0]), json.loads(r[1]) if r[1] is not None else None) for r in rows]
+
+    async def authors(self, rid: str) -> list[int]:
+        """Who changed answers of a response, first contributor first."""
+        rows = await self.fetchall(
+            "SELECT user_id FROM answer_changes WHERE response_id = ? AND item_ref != '_status' "
+            "GROUP BY user_id ORDER BY MIN(id)",
+            rid,
+        )
+        return [int(r[0]) for r in rows]
+
     # --- settings and audit -------------------------------------------------
     async def setting(self, key: str) -> str | None:
         row = await self.fetchone("SELECT value FROM settings WHERE key = ?", key)

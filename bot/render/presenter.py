@@ -25,6 +25,7 @@ REVIEW_CHUNK_CHARS = 3500
 REVIEW_CHUNK_LINES = 40
 BUTTONS_PER_ROW = 8
 REVIEW_VALUE_CHARS = 160
+CHANGES_LISTED = 10  # answers changed by colleagues listed with a submission
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,8 @@ class Presenter:
         self.t = t
         self.lang = t.lang
         self.placeholders = placeholders or {}
+        # Officers of the municipality by id, for "who answered" (see officer_flow.names).
+        self.names: dict[int, str] = {}
         self._items: dict[str, Item] = {}
         self._repeat_text: dict[str, str] = {}
         for section in questionnaire.sections:
@@ -129,6 +132,52 @@ class Presenter:
         except (TypeError, ValueError, ArithmeticError):
             pass  # an answer from another questionnaire version: shown as it was given
         return str(value)
+
+    def repeat_name(self, repeat_id: str) -> str:
+        return self._repeat_text.get(repeat_id, repeat_id)
+
+    def who(self, author: int | None) -> str:
+        if author is not None and author in self.names:
+            return self.names[author]
+        return self.t("shared.someone")
+
+    def public(self, item: Item, public: Any) -> str:
+        """An answer in the engine's public form (see AnswerSaved) as plain text."""
+        if isinstance(public, dict):
+            if public.get("unknown"):
+                return self.value(item, None, unknown=True)
+            return self.value(item, public.get("value"), other=public.get("other"))
+        return self.value(item, public)
+
+    def conflict(self, conflict: fx.Conflict) -> Screen:
+        item = self.item(conflict.ref.item)
+        params = {
+            "name": self.who(conflict.by),
+            "answer": _shorten(self.public(item, conflict.current), REVIEW_VALUE_CHARS),
+            "when": self.moment(conflict.at) if conflict.at else self.t("never"),
+            "question": _shorten(self.text(item.text), 90),
+        }
+        if not conflict.replaceable:
+            return Screen("🔀 " + escape(self.t("shared.conflict_again", **params)))
+        mine = conflict.proposed
+        if isinstance(mine, dict) and mine.get("skip"):
+            mine = None
+        params["mine"] = _shorten(self.public(item, mine), REVIEW_VALUE_CHARS)
+        buttons = [[Button(self.t("btn.replace_answer"), cb.encode(conflict.seq, "y")),
+                    Button(self.t("btn.keep_theirs"), cb.encode(conflict.seq, "n"))]]
+        return Screen("🔀 " + escape(self.t("shared.conflict", **params)), buttons,
+                      is_prompt=True)
+
+    def changed_by_others(self, effect: fx.ChangedByOthers) -> Screen:
+        lines = [escape(self.t("shared.changed_since_review"))]
+        for change in effect.changes[:CHANGES_LISTED]:
+            question = _shorten(self.text(self.item(change.ref.item).text), 60)
+            lines.append(escape(f"• «{question}» — {self.who(change.by)}"))
+        hidden = len(effect.changes) - CHANGES_LISTED
+        if hidden > 0:
+            lines.append(escape(self.t.plural("shared.more_changes", "shared.more_changes_n",
+                                              hidden)))
+        return Screen("\n".join(lines))
 
     def welcome(self) -> str:
         """/start: the file's title and welcome (or intro), then how answering works."""
@@ -198,7 +247,16 @@ class Presenter:
                     Button(t("btn.cancel"), cb.encode(effect.seq, "n")),
                 ]
             ]
-            return [Screen(escape(t("confirm_remove", label=label)), buttons, is_prompt=True)]
+            text = escape(t("confirm_remove", label=label))
+            if effect.changed_by is not None or effect.changed_at is not None:
+                when = self.moment(effect.changed_at) if effect.changed_at else t("never")
+                text = "🔀 " + escape(t("shared.entry_changed", name=self.who(effect.changed_by),
+                                        when=when)) + "\n" + text
+            return [Screen(text, buttons, is_prompt=True)]
+        if isinstance(effect, fx.Conflict):
+            return [self.conflict(effect)]
+        if isinstance(effect, fx.ChangedByOthers):
+            return [self.changed_by_others(effect)]
         if isinstance(effect, fx.ShowReview):
             return self.review(effect)
         if isinstance(effect, fx.MissingItems):
@@ -220,7 +278,12 @@ class Presenter:
             text = escape(t("already_submitted", when=when, revision=effect.revision))
             return [Screen(text, [[Button(t("btn.review"), cb.encode(0, "r"))]])]
         if isinstance(effect, fx.Notice):
-            return [Screen(escape(t(effect.key, **effect.params)))]
+            params = dict(effect.params)
+            if "by" in params:  # an author id: the officer's name
+                params["by"] = self.who(params["by"])
+            if "at" in params:
+                params["at"] = self.moment(params["at"]) if params["at"] else t("never")
+            return [Screen(escape(t(effect.key, **params)))]
         return []  # AnswerSaved, EntryRemoved: for the audit trail only
 
     def confirm_warning(self, ask: fx.AskConfirmWarning) -> Screen:
@@ -427,6 +490,8 @@ class Presenter:
                 f"{heading}{mark}<b>{number}.</b> {escape(question)}\n"
                 f"   ➜ {escape(_shorten(shown, REVIEW_VALUE_CHARS))}"
             )
+            if ref in review.authors:
+                text += f" <i>({escape(self.who(review.authors[ref]))})</i>"
             button = None
             if editable:
                 data = (

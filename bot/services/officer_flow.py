@@ -24,7 +24,7 @@ from conversations import access_codes, engine
 from conversations import effects as fx
 from conversations import inputs as ev
 from conversations.access_codes import CodeCheck
-from conversations.schema import Questionnaire
+from conversations.schema import Questionnaire, Repeat
 from conversations.state import State
 from storage.editions import EditionStore
 from storage.municipalities import Municipality, MunicipalityRegistry
@@ -57,6 +57,14 @@ class Document:
     caption: str
 
 
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A message for another officer of the municipality, sent after the reply."""
+
+    user_id: int
+    screen: Screen
+
+
 @dataclass(slots=True)
 class Reply:
     screens: list[Screen] = field(default_factory=list)
@@ -69,6 +77,9 @@ class Reply:
     closes_prompt: bool = False
     # A line for the assistance chat (e.g. codes being guessed across accounts).
     alert: str | None = None
+    # For the other officers of the municipality (a submission, a reopening, a
+    # removed entry): sent after the acting officer's reply, failures ignored.
+    notifications: list[Notification] = field(default_factory=list)
 
 
 Clock = Callable[[], datetime]
@@ -324,13 +335,30 @@ class OfficerFlow:
             shared, last_saved = row.state, row.updated_at
         state = State.join(shared, nav)
         before_cursor = state.cursor
-        step = engine.advance(self.q, state, inp, now, await self.deadline())
+        step = engine.advance(self.q, state, inp, now, await self.deadline(),
+                              actor=officer.user_id)
         rejected = [e for e in step.effects if isinstance(e, fx.Rejected)]
         if step.state is not state:
             await self._save(officer, istat, municipality, step, now, shared)
+        # Names only when something names a colleague: one officer alone pays nothing.
+        if any(_names_someone(e) for e in step.effects):
+            presenter.names = await self.names(istat)
         reply = Reply(presenter.screens(step.effects))
+        colleagues = None
+        if nav is None and row is not None:
+            colleagues = await self.colleagues_at_work(officer, istat)
         for effect in step.effects:
-            if isinstance(effect, fx.Resumed):
+            if isinstance(effect, fx.Resumed) and colleagues:
+                # The first visit to a response colleagues started: who, how far, shared.
+                names = await self.names(istat)
+                listed = [names.get(user_id, "?") for user_id in colleagues]
+                joined = ", ".join(listed[:-1]) + f" {t('shared.and')} {listed[-1]}" \
+                    if len(listed) > 1 else listed[0]
+                text = t.plural("shared.presence", "shared.presence_n", effect.answered,
+                                comune=municipality.name if municipality else istat,
+                                names=joined, total=effect.total)
+                reply.screens.insert(0, Screen(escape(text)))
+            elif isinstance(effect, fx.Resumed):
                 if effect.answered == 0 and last_saved is None:
                     text = t("resumed_new", total=effect.total)
                 else:
@@ -348,7 +376,58 @@ class OfficerFlow:
             isinstance(inp, ev.Toggle) and not rejected and step.state.cursor == before_cursor
         )
         reply.closes_prompt = step.state is not state
+        if step.state is not state:
+            reply.notifications = await self.notifications(officer, istat, municipality, step)
         return reply
+
+    # --- several officers of one municipality -----------------------------------
+    async def names(self, istat: str) -> dict[int, str]:
+        """Each officer of the municipality by the name they last gave in the
+        questionnaire's respondent-name item, else by their Telegram first name."""
+        names = {o.user_id: o.first_name or str(o.user_id)
+                 for o in await self.store.officers_of(istat)}
+        if self.q.respondent_name is not None:
+            for user_id, value in await self.store.last_values_by_author(
+                    response_id(self.q.id, istat), self.q.respondent_name):
+                if isinstance(value, str) and value.strip():
+                    names[user_id] = value.strip()
+        return names
+
+    async def colleagues_at_work(self, officer: Officer, istat: str) -> list[int]:
+        """Other officers who changed answers of the municipality's response."""
+        authors = await self.store.authors(response_id(self.q.id, istat))
+        return [user_id for user_id in authors if user_id != officer.user_id]
+
+    async def notifications(
+        self, officer: Officer, istat: str, municipality: Municipality | None, step: engine.Step
+    ) -> list[Notification]:
+        """What the other officers are told about a submission, reopening or removal."""
+        events = [e for e in step.effects
+                  if isinstance(e, fx.Completed | fx.Reopened | fx.EntryRemoved)]
+        if not events:
+            return []
+        others = [o for o in await self.store.officers_of(istat)
+                  if o.user_id != officer.user_id and not o.unreachable]
+        if not others:
+            return []
+        name = (await self.names(istat)).get(officer.user_id, officer.first_name)
+        comune = municipality.name if municipality else istat
+        out = []
+        for other in others:
+            presenter = self.presenter(other.language, municipality)
+            t = presenter.t
+            for event in events:
+                if isinstance(event, fx.Completed):
+                    text = t("shared.notify_submitted", name=name, comune=comune,
+                             revision=event.revision)
+                elif isinstance(event, fx.Reopened):
+                    text = t("shared.notify_reopened", name=name, comune=comune)
+                else:
+                    label = _entry_label(self.q, event) or t("entry_untitled")
+                    text = t("shared.notify_removed", name=name, label=label,
+                             repeat=presenter.repeat_name(event.repeat))
+                out.append(Notification(other.user_id, Screen(escape(text))))
+        return out
 
     async def _save(
         self, officer: Officer, istat: str, municipality: Municipality | None, step: engine.Step,
@@ -432,6 +511,26 @@ class OfficerFlow:
         filename = f"ricevuta_{istat}_rev{effect.revision}_{digest}.pdf"
         caption = presenter.t("receipt_caption", comune=name, revision=effect.revision)
         return Document(filename, pdf, caption)
+
+
+def _names_someone(effect: fx.Effect) -> bool:
+    if isinstance(effect, fx.Conflict | fx.ChangedByOthers):
+        return True
+    if isinstance(effect, fx.ShowReview):
+        return bool(effect.authors)
+    if isinstance(effect, fx.AskConfirmRemove):
+        return effect.changed_by is not None
+    return isinstance(effect, fx.Notice) and "by" in effect.params
+
+
+def _entry_label(q: Questionnaire, removed: fx.EntryRemoved) -> str | None:
+    for section in q.sections:
+        for element in section.items:
+            if isinstance(element, Repeat) and element.id == removed.repeat \
+                    and element.label_item:
+                value = removed.old.get("values", {}).get(element.label_item)
+                return str(value) if value is not None else None
+    return None
 
 
 def _ref(ref: fx.ItemRef) -> str:

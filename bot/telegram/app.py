@@ -37,7 +37,7 @@ from bot.services.staff import StaffService
 from bot.services.staff_courier import StaffCourier
 from bot.services.tickets import TicketService
 from bot.settings import Settings
-from bot.telegram.sender import alert_staff, deliver
+from bot.telegram.sender import alert_staff, deliver, notify
 from bot.telegram.transport import LeanRequest
 from bot.telegram.updates import build_bot
 from storage.store import Store
@@ -123,6 +123,8 @@ class OfficerHandlers:
             if reply.alert is not None:
                 await alert_staff(update.get_bot(), self.s.settings.assistance_chat_id,
                                   reply.alert)
+            if reply.notifications:
+                await notify(update.get_bot(), self.s.store, reply.notifications)
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         payload = context.args[0] if context.args else None

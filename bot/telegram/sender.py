@@ -28,7 +28,7 @@ from telegram.error import (
 
 from bot.render.presenter import Button, Screen, split_text
 from bot.services.delivery import Failure, SendFailure
-from bot.services.officer_flow import Reply
+from bot.services.officer_flow import Notification, Reply
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -306,3 +306,13 @@ async def alert_staff(bot: Bot, chat_id: int | None, text: str) -> None:
         await bot.send_message(chat_id, text)
     except TelegramError as error:
         log.warning("could not alert the assistance chat (%s): %s", error, text)
+async def notify(bot: Bot, store: Store, notifications: list[Notification]) -> None:
+    """Tell the other officers of a municipality what a colleague did. Runs after
+    the acting officer's reply; a failure here never reaches that officer."""
+    for notification in notifications:
+        try:
+            await send_screen(bot, notification.user_id, notification.screen)
+        except Forbidden:
+            await store.mark_unreachable(notification.user_id, datetime.now(UTC))
+        except TelegramError as error:
+            log.warning("could not notify officer %s: %s", notification.user_id, error)

@@ -750,7 +750,9 @@ async def test_two_officers_share_answers_keep_their_own_place(harness: Harness)
     await h.send(COLLEAGUE, "/start")
     await h.send(COLLEAGUE, h.codes[FIRENZE])
     joined = h.screen(COLLEAGUE, 3)
-    assert "Bentornato! Hai risposto a 2 domande su 8" in joined
+    assert ("Per il Comune di Firenze sta già compilando Mario Rossi: 2 risposte su 8. "
+            "Le risposte sono condivise.") in joined
+    assert "Bentornato" not in joined
     assert "ufficio o servizio" in h.last_text(COLLEAGUE)
     await h.send(COLLEAGUE, "Ufficio Famiglie")
     await h.send(COLLEAGUE, "anna@comune.fi.it")
@@ -771,7 +773,12 @@ async def test_two_officers_share_answers_keep_their_own_place(harness: Harness)
     assert "capofila" in h.last_text(COLLEAGUE)
     await h.press(COLLEAGUE, "No")
     assert "capofila" in h.last_text(OFFICER)  # the first officer's own place
-    await h.press(OFFICER, "Sì")  # overrides the colleague's answer: last one wins
+    # The first officer's prompt was drawn before the colleague answered: no silent
+    # overwrite, a question first; replacing it is then the officer's informed choice.
+    await h.press(OFFICER, "Sì")
+    assert "Nel frattempo" in h.last_text(OFFICER)
+    assert (await answers(h))["is_lead_municipality"] is False
+    await h.press(OFFICER, "🔁 Sostituisci")
     snapshot = await answers(h)
     assert snapshot["respondent_role"] == "Ufficio Famiglie"
     assert snapshot["respondent_phone"] == "+390551234567"
