@@ -137,6 +137,17 @@ class Store:
             )
             await db.execute("DELETE FROM login_failures WHERE user_id = ?", (user_id,))
 
+    async def officer_activity(self, istat: str) -> list[tuple[int, str | None, str | None]]:
+        """(user id, username, last activity) of the officers bound to a municipality."""
+        rows = await self.fetchall(
+            "SELECT o.user_id, o.username, max(coalesce(o.last_seen_at, ''),"
+            " coalesce(n.updated_at, '')) FROM officers AS o"
+            " LEFT JOIN navigation AS n ON n.user_id = o.user_id"
+            " WHERE o.istat = ? ORDER BY o.user_id",
+            istat,
+        )
+        return [(int(r[0]), r[1], r[2] or None) for r in rows]
+
     async def set_language(self, user_id: int, language: str) -> None:
         async with self.transaction() as db:
             await db.execute(

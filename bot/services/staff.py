@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from bot.render.i18n import Translator, normalize_language, translator
 from bot.render.presenter import Screen, escape
+from bot.services import membership
 from bot.services.codes import issue_code
 from bot.services.officer_flow import OfficerFlow
 from bot.services.roles import is_operator
@@ -111,9 +112,15 @@ class StaffService:
     async def status(self, operator: Operator, municipality: Municipality) -> StaffResult:
         t = self.t(operator)
         istat = municipality.istat
-        officers = await self.store.officers_of(istat)
-        names = ", ".join(
-            escape(o.first_name + (f" (@{o.username})" if o.username else "")) for o in officers
+        presenter = self.flow.presenter(t.lang, municipality)
+        # Each officer as colleagues name them, with their Telegram id (for
+        # /scollega) and when they last did something.
+        names = "".join(
+            t("staff.officer_line",
+              name=escape(o.name + (f" (@{o.username})" if o.username else "")),
+              user_id=o.user_id,
+              when=presenter.moment(o.last_activity) if o.last_activity else t("never"))
+            for o in await membership.officers_activity(self.flow, istat)
         ) or t("staff.none")
         row = await self.store.response(self.flow.q.id, istat)
         revisions = await self.store.fetchone(
@@ -121,7 +128,6 @@ class StaffService:
             response_id(self.flow.q.id, istat),
         )
         open_tickets = await TicketStore(self.store).count_open(istat)
-        presenter = self.flow.presenter(t.lang, municipality)
         if row is None:
             status, answered, total = t("status.not_started"), 0, "—"
         elif row.status == "submitted":
@@ -156,6 +162,23 @@ class StaffService:
         await self.store.audit(operator.user_id, "login.unlock", str(target),
                                {"cleared": count}, self.flow.clock())
         return StaffResult([Screen(escape(t("staff.unlocked", user=query, count=count)))])
+
+    async def unbind(self, operator: Operator, query: str) -> StaffResult:
+        """Unbind an officer (someone who left the office), audited; they are told
+        through the staff outbox, and their next message asks for a code again."""
+        t = self.t(operator)
+        if not query:
+            return StaffResult([Screen(escape(t("staff.usage_unbind")))])
+        target = await membership.find_officer(self.store, query)
+        if target is None:
+            return StaffResult([Screen(escape(t("staff.unknown_user", user=query)))])
+        done = await membership.unbind(self.flow, operator.user_id, target, self.flow.clock())
+        if done is None:
+            return StaffResult([Screen(escape(t("staff.not_bound", user=query)))])
+        municipality = self.flow.registry.get(done.istat)
+        comune = municipality.name if municipality else done.istat
+        return StaffResult([Screen(escape(t("staff.unbound", name=done.name, comune=comune)))],
+                           deliver=True)
 
     async def reopen(self, operator: Operator, municipality: Municipality) -> StaffResult:
         """Through the engine (the officer flow's Reopen); then the audit row and the

@@ -129,7 +129,7 @@ class TicketHandlers:
 
 
 class StaffHandlers:
-    """/codice, /revoca, /comune, /sblocca, /riapri: operators only."""
+    """/codice, /revoca, /comune, /sblocca, /riapri, /scollega: operators only."""
 
     def __init__(self, services: Services, staff: StaffService) -> None:
         self.s = services
@@ -190,6 +190,9 @@ class StaffHandlers:
     async def unlock(self, update: Update, operator: Operator, query: str) -> StaffResult:
         return await self.staff.unlock(operator, query)
 
+    async def unbind(self, update: Update, operator: Operator, query: str) -> StaffResult:
+        return await self.staff.unbind(operator, query)
+
     async def reopen(self, update: Update, operator: Operator, query: str) -> StaffResult:
         found = self.staff.find(operator, query, "riapri")
         if found.municipality is None:
@@ -234,6 +237,7 @@ def _register(app: App, services: Services) -> None:
         (["comune", "municipality"], staff.status),
         (["sblocca", "unlock"], staff.unlock),
         (["riapri", "reopen"], staff.reopen),
+        (["scollega", "unbind"], staff.unbind),
     ):
         app.add_handler(CommandHandler(names, staff.command(action), where))
     if services.tickets is None or group is None:
