@@ -851,12 +851,12 @@ def _on_confirm(run: _Run, inp: ev.Confirm) -> None:
             _on_submit(run, ev.Submit())
             return
         changed = run.changed_by_others()
-        if changed:
-            run.effects.append(fx.ChangedByOthers(changed))
         s.status, s.revision = "submitted", s.revision + 1
         s.submitted_at = run.now.isoformat()
         s.cursor, s.history, s.walk, s.return_to = Cursor("done"), [], "next_unanswered", None
         run.effects.append(fx.Completed(s.revision, s.submitted_at))
+        if changed:  # listed with the confirmation: the officer vouches for them too
+            run.effects.append(fx.ChangedByOthers(changed))
         run.prompt = False
     elif s.cursor.kind == "confirm_warning":
         item = run.c.items[s.cursor.item or ""].item
