@@ -98,6 +98,8 @@ def from_xlsform(
         warnings.append("settings: no deadline (give a `deadline` column or --deadline)")
     if setting.get("timezone"):
         raw["timezone"] = setting["timezone"]
+    if setting.get("respondent_name"):
+        raw["respondent_name"] = setting["respondent_name"]
 
     sections: list[dict[str, Any]] = []
     stack: list[dict[str, Any]] = []  # open section / repeat

@@ -89,6 +89,8 @@ def to_xlsform(q: Questionnaire) -> Sheets:
     if q.map is not None:
         setting["map_json"] = json.dumps(q.map.model_dump(exclude_defaults=True, mode="json"),
                                          ensure_ascii=False)
+    if q.respondent_name is not None:
+        setting["respondent_name"] = q.respondent_name
     sheets.settings.append(setting)
     return sheets
 
