@@ -501,7 +501,8 @@ class _Run:
     def review(self) -> fx.ShowReview:
         lines, missing = self._scan(with_lines=True)
         authors: dict[fx.ItemRef, int] = {}
-        if self.s.versions:
+        # One officer alone (the common case) skips this at the cost of one pass.
+        if len({version[1] for version in self.s.versions.values()}) > 1:
             for line in lines:
                 answers = self.s.answers_for(line.ref.repeat, line.ref.entry)
                 author = self.version(self.key_of(line.ref.item, answers))[1]
