@@ -626,3 +626,16 @@ def test_previous_ids_and_values_must_name_what_this_version_dropped() -> None:
         "total: previous_id 'old_total' is already claimed by things.thing_name",
         "kind: choice 'a': previous value 'b' is still a choice of this item",
     ]
+
+
+def test_respondent_name_must_be_a_top_level_text_item() -> None:
+    assert _broken(lambda d: d.update(respondent_name="name")) == []
+    assert _broken(lambda d: d.update(respondent_name="thing_name")) == [
+        "respondent_name: 'thing_name' is not a top-level item"
+    ]
+    assert _broken(lambda d: d.update(respondent_name="total")) == [
+        "respondent_name: 'total' must be a text item"
+    ]
+    assert _broken(lambda d: d.update(respondent_name="nobody")) == [
+        "respondent_name: 'nobody' is not a top-level item"
+    ]
