@@ -1061,9 +1061,12 @@ def _reanchor(run: _Run, cursor: Cursor | None, anchor: str | None) -> Cursor | 
     return None
 
 
-def _sanitize(run: _Run) -> None:
+def _sanitize(run: _Run) -> str | None:
+    """Make the officer's positions valid again; the key of the entry the officer
+    was in when another officer removed it (None otherwise)."""
     # History is checked when it is used (Back keeps only visible positions).
     s = run.s
+    gone: str | None = None
     for entries in s.repeats.values():
         for entry in entries:
             if not entry.key:  # entries stored before keys existed
@@ -1071,12 +1074,17 @@ def _sanitize(run: _Run) -> None:
                 s.entry_serial += 1
     if s.anchors:
         moved = _reanchor(run, s.cursor, s.anchors.get("cursor"))
-        s.cursor = moved if moved is not None else REVIEW
+        if moved is None:
+            gone = s.anchors.get("cursor")
+            repeat_id = _repeat_of(run, s.cursor)
+            moved = Cursor("repeat_menu", repeat_id) if repeat_id in run.c.repeats else REVIEW
+        s.cursor = moved
         s.return_to = _reanchor(run, s.return_to, s.anchors.get("return_to"))
     if not _valid(run, s.return_to):
         s.return_to, s.walk = None, "next_unanswered"
     if not _valid(run, s.cursor):
         s.cursor, s.pending, s.walk, s.return_to = REVIEW, None, "next_unanswered", None
+    return gone
 
 
 def position(questionnaire: Questionnaire, state: State) -> tuple[str | None, fx.Progress | None]:
@@ -1136,7 +1144,18 @@ def advance(
         if state.status == "submitted" and not isinstance(inp, ev.Reopen):
             return Step(state, (fx.Rejected("already_submitted", {"revision": state.revision}),))
     run = _Run(questionnaire, state, now, actor)
-    _sanitize(run)
+    gone = _sanitize(run)
+    if gone is not None and not isinstance(inp, _READ_ONLY):
+        # The officer's entry was removed by a colleague: say so and show the
+        # entries as they are, rather than apply the input somewhere else.
+        by, at = run.s.removed.get(gone) or [None, None]
+        run.effects.append(fx.Notice("entry_removed_meanwhile", {"by": by, "at": at}))
+        run.s.pending, run.s.held, run.s.walk, run.s.return_to = (
+            None, None, "next_unanswered", None)
+        run.s.seq += 1
+        run.render_prompt()
+        _stamp(run)
+        return Step(run.s, tuple(run.effects))
     try:
         _HANDLERS[type(inp)](run, inp)
     except _Reject as rejection:

@@ -264,3 +264,17 @@ def test_submission_lists_what_others_changed_since_the_review() -> None:
     changed = effects[1]
     assert isinstance(changed, fx.ChangedByOthers)
     assert changed.changes == (fx.ChangedAnswer(fx.ItemRef("role"), B, LATER.isoformat()),)
+
+
+def test_an_answer_typed_in_an_entry_a_colleague_removed_is_not_applied_elsewhere() -> None:
+    office = Office()
+    add_things(office, "Nido", "Ludoteca")
+    office.do(B, ev.Resume())
+    office.do(B, "edit 0")  # B is on the title of "Nido"
+    office.do(A, "remove 0")
+    office.do(A, "confirm", LATER)
+    effects = office.do(B, ev.TextAnswer("Nido estivo"))
+    assert effects[0] == fx.Notice("entry_removed_meanwhile", {"by": A, "at": LATER.isoformat()})
+    assert isinstance(effects[-1], fx.AskRepeatMenu)
+    assert not any(isinstance(e, fx.AnswerSaved) for e in effects)
+    assert [e.values["title"] for e in office.state(A).repeats["things"]] == ["Ludoteca"]
