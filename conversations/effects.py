@@ -15,6 +15,13 @@ class Progress(NamedTuple):
     section: int  # 1-based
     sections: int
     answered: int
+    required: int = 0  # visible required items (and repeat groups short of entries)
+    required_done: int = 0
+
+    @property
+    def percent(self) -> int:
+        """The share of required items answered, rounded down (100 with none)."""
+        return 100 if not self.required else self.required_done * 100 // self.required
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,8 @@ class AskRepeatMenu:
     can_add: bool
     can_finish: bool
     seq: int
+    progress: Progress | None = None
+    from_review: bool = False  # opened from the review: it returns there
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +120,15 @@ class ReviewLine(NamedTuple):  # a tuple: a review builds dozens of them per ste
 
 
 @dataclass(frozen=True, slots=True)
+class GroupLine:
+    """A visible repeat group in the review: its entries and whether one more fits."""
+
+    repeat: str
+    count: int
+    can_add: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ShowReview:
     lines: tuple[ReviewLine, ...]
     missing: tuple[ItemRef, ...]
@@ -119,6 +137,7 @@ class ShowReview:
     flagged: frozenset[ItemRef] = frozenset()  # to look at again after an update
     # Who gave each answer (author ids), only when more than one officer answered.
     authors: dict[ItemRef, int] = field(default_factory=dict)
+    groups: tuple[GroupLine, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +166,14 @@ class ChangedByOthers:
     """Answers other officers changed since this one last saw the review."""
 
     changes: tuple[ChangedAnswer, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Intro:
+    """The text a section (or a repeat group, before its first entry) opens with."""
+
+    section: int  # 0-based
+    repeat: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +232,7 @@ class Notice:
 
 Effect = (
     AskItem | AskOtherText | AskRepeatMenu | AskConfirmSubmit | AskConfirmRemove
-    | AskConfirmWarning | ShowReview | Conflict | ChangedByOthers
+    | AskConfirmWarning | ShowReview | Conflict | ChangedByOthers | Intro
     | MissingItems | Rejected | AnswerSaved | EntryRemoved | Resumed | Completed | Reopened
     | AlreadySubmitted | Notice
 )

@@ -60,6 +60,12 @@ class _Run:
         self.effects: list[fx.Effect] = []
         self.prompt = True
         self.kept = False  # the input was Keep ("Mantieni risposta" / "Avanti")
+        # Where the officer stood before this input, and how they moved: a
+        # section's intro is shown when a forward walk or a resume enters it.
+        self.before = state.cursor
+        self.resumed = False
+        self.quiet_intro = False  # Back and edits from the review show no intro
+        self.repeat_intro: str | None = None
         self._slots: list[Slot] | None = None
         self._index: dict[Cursor, int] = {}
         self._done: list[bool] = []
@@ -102,13 +108,13 @@ class _Run:
     def current_item(self) -> Item:
         cursor = self.s.cursor
         if cursor.kind not in ("item", "other_text") or cursor.item not in self.c.items:
-            raise _Reject("use_buttons")
+            raise _Reject("use_buttons", at=cursor.kind)
         return self.c.items[cursor.item].item
 
     # --- moving ---------------------------------------------------------
     def move(self, cursor: Cursor) -> None:
         current = self.s.cursor
-        if current != cursor and current.kind in ("item", "repeat_menu", "review"):
+        if current != cursor and current.kind in ("item", "repeat_menu", "review", "group"):
             self.s.history.append(current)
             del self.s.history[:-MAX_HISTORY]
         self.s.cursor = cursor
@@ -136,6 +142,11 @@ class _Run:
             if following and following.item is not None and not self.answered(following):
                 self.move(following.cursor)
                 return
+            if (following and following.repeat is not None and following.item is None
+                    and not self.s.repeats.get(following.repeat.id)):
+                # The edit opened an empty group: its menu, as from the review.
+                self.open_group(following.repeat.id)
+                return
             self.return_back()
             return
         if self.s.walk == "sequential" and not self.kept:
@@ -156,6 +167,10 @@ class _Run:
             self.return_back()
             return
         self.move(self.first_unanswered(index + 1 if index >= 0 else 0) or REVIEW)
+
+    def open_group(self, repeat_id: str) -> None:
+        self.move(Cursor("group", repeat_id))
+        self.s.walk, self.s.return_to = "next_unanswered", None
 
     def return_back(self) -> None:
         target = self.s.return_to or REVIEW
@@ -342,6 +357,7 @@ class _Run:
             cursor = s.cursor
         if cursor.kind in ("item", "other_text", "confirm_warning", "confirm_conflict"):
             self.draw(cursor)
+        self.intro(cursor)
         if cursor.kind == "item":
             self.effects.append(self.ask_item(cursor))
         elif cursor.kind == "confirm_conflict":
@@ -353,11 +369,11 @@ class _Run:
                     cursor.item or "", repeat.id if repeat else None, cursor.entry, s.seq
                 )
             )
-        elif cursor.kind == "repeat_menu":
+        elif cursor.kind in ("repeat_menu", "group"):
             repeat_id = cursor.item or ""
             keys = [entry.key for entry in s.repeats.get(repeat_id, [])]
             s.menu = [repeat_id, s.change_serial, keys]
-            self.effects.append(self.repeat_menu(repeat_id))
+            self.effects.append(self.repeat_menu(repeat_id, cursor.kind == "group"))
         elif cursor.kind == "review":
             s.seen = s.change_serial
             self.effects.append(self.review())
@@ -418,22 +434,60 @@ class _Run:
                 out.append(fx.ChangedAnswer(slot.ref, by, at))
         return tuple(out)
 
+    def section_of(self, cursor: Cursor | None) -> int | None:
+        if cursor is None:
+            return None
+        if cursor.kind in ("item", "other_text", "confirm_warning"):
+            located = self.c.items.get(cursor.item or "")
+            return located.section if located else None
+        if cursor.kind in ("repeat_menu", "group", "confirm_remove"):
+            repeat = self.c.repeats.get(cursor.item or "")
+            return repeat[1] if repeat else None
+        return None
+
+    def intro(self, cursor: Cursor) -> None:
+        """A section's intro when the officer enters it (or resumes into it);
+        a repeat group's intro before its first entry."""
+        if cursor.kind not in ("item", "repeat_menu", "group"):
+            return
+        section = self.section_of(cursor)
+        if section is None:
+            return
+        entering = self.resumed or (
+            not self.quiet_intro and self.section_of(self.before) != section
+        )
+        if entering and self.c.q.sections[section].intro:
+            self.effects.append(fx.Intro(section))
+        if self.repeat_intro is not None and self.c.repeats[self.repeat_intro][0].intro:
+            self.effects.append(fx.Intro(section, self.repeat_intro))
+
     def progress(self, cursor: Cursor) -> fx.Progress:
-        position = total = answered = 0
+        position = total = answered = required = required_done = 0
         section = 0
+        entries = self.s.repeats
         for slot, done in zip(self.slots(), self.done(), strict=True):
-            if slot.item is None or slot.item.type is ItemType.NOTE:
+            item = slot.item
+            if item is None or item.type is ItemType.NOTE:
                 if slot.cursor == cursor:
                     section = slot.section
+                if item is None and slot.repeat is not None and slot.repeat.min_entries:
+                    # A group short of entries counts as one required answer.
+                    required += 1
+                    if len(entries.get(slot.repeat.id, ())) >= slot.repeat.min_entries:
+                        required_done += 1
                 continue
             total += 1
             if done:
                 answered += 1
+            if item.required:
+                required += 1
+                required_done += done
             if slot.cursor == cursor:
                 position, section = total, slot.section
-        if position == 0:  # a note: show the position of the next question
+        if position == 0:  # a note or a menu: show the position of the next question
             position = min(answered + 1, total)
-        return fx.Progress(position, total, section + 1, len(self.c.q.sections), answered)
+        return fx.Progress(position, total, section + 1, len(self.c.q.sections), answered,
+                           required, required_done)
 
     def ask_item(self, cursor: Cursor) -> fx.AskItem:
         located = self.c.items[cursor.item or ""]
@@ -482,7 +536,7 @@ class _Run:
         value = entries[entry].values.get(repeat.label_item)
         return str(value) if value is not None else None
 
-    def repeat_menu(self, repeat_id: str) -> fx.AskRepeatMenu:
+    def repeat_menu(self, repeat_id: str, from_review: bool = False) -> fx.AskRepeatMenu:
         repeat = self.c.repeats[repeat_id][0]
         entries = self.s.repeats.get(repeat_id, [])
         incomplete = {ref.entry for ref in self.missing() if ref.repeat == repeat_id}
@@ -496,6 +550,8 @@ class _Run:
             can_add=len(entries) < repeat.max_entries,
             can_finish=len(entries) >= repeat.min_entries,
             seq=self.s.seq,
+            progress=self.progress(Cursor("repeat_menu", repeat_id)),
+            from_review=from_review,
         )
 
     def review(self) -> fx.ShowReview:
@@ -510,8 +566,18 @@ class _Run:
                     authors[line.ref] = author
             if len(set(authors.values())) < 2:
                 authors = {}  # one officer alone: nothing to tell
+        groups = tuple(
+            fx.GroupLine(
+                slot.repeat.id,
+                count := len(self.s.repeats.get(slot.repeat.id, ())),
+                count < slot.repeat.max_entries,
+            )
+            for slot in self.slots()
+            if slot.item is None and slot.repeat is not None
+        )
         return fx.ShowReview(
-            tuple(lines), missing, self.s.status, self.s.seq, self.flagged_refs(), authors
+            tuple(lines), missing, self.s.status, self.s.seq, self.flagged_refs(),
+            authors=authors, groups=groups,
         )
 
 
@@ -647,6 +713,7 @@ def _on_resume(run: _Run, _: ev.Resume) -> None:
         run.prompt = False
         return
     s.walk, s.return_to = "next_unanswered", None
+    run.resumed = True
     askable = [slot for slot in run.slots() if slot.item is not None and slot.item.asks]
     answered = sum(1 for slot in askable if run.answered(slot))
     run.effects.append(fx.Resumed(answered, len(askable)))
@@ -726,7 +793,8 @@ def _on_choose(run: _Run, inp: ev.Choose) -> None:
 
 def _item_at_cursor(run: _Run) -> Item:
     if run.s.cursor.kind != "item":
-        raise _Reject("stale_button")
+        # A live button never lands here: a command typed off a question does.
+        raise _Reject("use_buttons", at=run.s.cursor.kind)
     return run.current_item()
 
 
@@ -811,6 +879,17 @@ def _on_dont_know(run: _Run, _: ev.DontKnow) -> None:
 
 def _on_back(run: _Run, _: ev.Back) -> None:
     s = run.s
+    run.quiet_intro = True
+    if s.cursor.kind == "review":
+        if s.status == "submitted":
+            raise _Reject("already_submitted", revision=s.revision)
+        # From the review, Back is the last question (history may be empty
+        # after a submission and a reopen).
+        last = next((sl for sl in reversed(run.slots()) if sl.item is not None), None)
+        if last is not None:
+            s.cursor, s.pending = last.cursor, None
+            s.walk, s.return_to = "sequential", None
+            return
     visible = {slot.cursor for slot in run.slots()} | {REVIEW}
     while s.history:
         target = s.history.pop()
@@ -826,11 +905,35 @@ def _on_jump(run: _Run, inp: ev.Jump) -> None:
     if run.index_of(cursor) < 0:
         raise _Reject("item_not_available")
     run.move(cursor)
+    run.quiet_intro = True
     run.s.walk, run.s.return_to = "followups", REVIEW
 
 
 def _on_review(run: _Run, _: ev.Review) -> None:
+    cursor = run.s.cursor
+    if cursor.kind == "group":  # back from the hub's menu: the group counts as seen
+        repeat = run.c.repeats[cursor.item or ""][0]
+        if len(run.s.repeats.get(repeat.id, ())) >= repeat.min_entries:
+            run.s.closed_repeats.add(repeat.id)
     run.move(REVIEW)
+
+
+def _on_open_group(run: _Run, inp: ev.OpenGroup) -> None:
+    _repeat(run, inp.repeat)
+    run.quiet_intro = True  # the hub's menu, not a walk into the section
+    run.open_group(inp.repeat)
+
+
+def _on_go_missing(run: _Run, _: ev.GoMissing) -> None:
+    missing = run.missing()
+    if not missing:
+        raise _Reject("nothing_missing")
+    slot = next(sl for sl in run.slots() if sl.ref == missing[0])
+    if slot.item is None and slot.repeat is not None:
+        run.open_group(slot.repeat.id)  # a group short of entries
+        return
+    run.move(slot.cursor)
+    run.s.walk, run.s.return_to = "next_unanswered", None
 
 
 def _on_submit(run: _Run, _: ev.Submit) -> None:
@@ -890,7 +993,10 @@ def _on_confirm(run: _Run, inp: ev.Confirm) -> None:
                 s.closed_repeats.discard(repeat_id)
             s.history = []  # entry numbers shifted: old positions are meaningless
             run.changed()
-        s.cursor = Cursor("repeat_menu", repeat_id)
+        menu = s.return_to
+        s.return_to = None
+        s.cursor = menu if menu is not None and menu.item == repeat_id else Cursor(
+            "repeat_menu", repeat_id)
     else:
         raise _Reject("stale_button")
 
@@ -906,10 +1012,18 @@ def _on_add_entry(run: _Run, inp: ev.AddEntry) -> None:
     entries = run.s.repeats.setdefault(inp.repeat, [])
     if len(entries) >= repeat.max_entries:
         raise _Reject("max_entries", max=repeat.max_entries)
+    from_review = run.s.cursor.kind == "group"
     entries.append(AnswerSet(key=f"e{run.s.entry_serial}"))
     run.s.entry_serial += 1
-    run.s.closed_repeats.discard(inp.repeat)
-    run.s.walk, run.s.return_to = "next_unanswered", None
+    if len(entries) == 1:
+        run.repeat_intro = inp.repeat
+    if from_review:
+        # The hub: the new entry's items, then back to the review.
+        run.s.closed_repeats.add(inp.repeat)
+        run.s.walk, run.s.return_to = "entry", REVIEW
+    else:
+        run.s.closed_repeats.discard(inp.repeat)
+        run.s.walk, run.s.return_to = "next_unanswered", None
     run.changed()
     entry = len(entries) - 1
     first = next(
@@ -936,7 +1050,8 @@ def _entry_exists(run: _Run, repeat_id: str, entry: int) -> int:
                 return index
         by, at = run.s.removed.get(key) or [None, None]
         run.effects.append(fx.Notice("entry_removed_meanwhile", {"by": by, "at": at}))
-        run.move(Cursor("repeat_menu", repeat_id))
+        here = run.s.cursor
+        run.move(here if here.kind == "group" else Cursor("repeat_menu", repeat_id))
         raise _Conflicted
     if not 0 <= entry < len(entries):
         raise _Reject("stale_button")
@@ -958,13 +1073,17 @@ def _on_edit_entry(run: _Run, inp: ev.EditEntry) -> None:
     )
     if first is None:
         raise _Reject("item_not_available")
+    menu = run.s.cursor if run.s.cursor.kind == "group" else Cursor("repeat_menu", inp.repeat)
+    run.quiet_intro = True
     run.move(first.cursor)
-    run.s.walk, run.s.return_to = "entry", Cursor("repeat_menu", inp.repeat)
+    run.s.walk, run.s.return_to = "entry", menu
 
 
 def _on_remove_entry(run: _Run, inp: ev.RemoveEntry) -> None:
     entry = _entry_exists(run, inp.repeat, inp.entry)
+    menu = run.s.cursor if run.s.cursor.kind in ("repeat_menu", "group") else None
     run.move(Cursor("confirm_remove", inp.repeat, entry))
+    run.s.return_to = menu  # the menu the confirmation returns to
 
 
 def _on_finish_repeat(run: _Run, inp: ev.FinishRepeat) -> None:
@@ -1005,6 +1124,8 @@ _HANDLERS: dict[type, _Handler] = {
     ev.RemoveEntry: _on_remove_entry,
     ev.FinishRepeat: _on_finish_repeat,
     ev.Reopen: _on_reopen,
+    ev.OpenGroup: _on_open_group,
+    ev.GoMissing: _on_go_missing,
 }
 # Inputs that only look: allowed after the deadline and after submission.
 _READ_ONLY = (ev.Resume, ev.Review, ev.Back)
@@ -1017,10 +1138,10 @@ def _valid(run: _Run, cursor: Cursor | None) -> bool:
         return True
     if cursor.kind == "confirm_conflict" and run.s.held is None:
         return False
-    if cursor.kind in ("repeat_menu", "confirm_remove"):
+    if cursor.kind in ("repeat_menu", "group", "confirm_remove"):
         entries = run.s.repeats.get(cursor.item or "", [])
         ok = cursor.item in run.c.repeats
-        return ok and (cursor.kind == "repeat_menu" or (cursor.entry or 0) < len(entries))
+        return ok and (cursor.kind != "confirm_remove" or (cursor.entry or 0) < len(entries))
     located = run.c.items.get(cursor.item or "")
     if located is None:
         return False
@@ -1030,7 +1151,7 @@ def _valid(run: _Run, cursor: Cursor | None) -> bool:
 
 
 def _repeat_of(run: _Run, cursor: Cursor) -> str | None:
-    if cursor.kind in ("repeat_menu", "confirm_remove"):
+    if cursor.kind in ("repeat_menu", "group", "confirm_remove"):
         return cursor.item
     located = run.c.items.get(cursor.item or "")
     return located.repeat.id if located and located.repeat else None

@@ -109,8 +109,23 @@ class Reopen:
     seq: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class OpenGroup:
+    """From the review: a repeat group's entries, to add, edit or remove."""
+
+    repeat: str
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GoMissing:
+    """From the review: the first required answer still missing."""
+
+    seq: int | None = None
+
+
 Input = (
     Resume | TextAnswer | Choose | Toggle | ConfirmSelection | Keep | Skip | DontKnow | Back
     | Jump | Review | Submit | Confirm | AddEntry | EditEntry | RemoveEntry | FinishRepeat
-    | Reopen
+    | Reopen | OpenGroup | GoMissing
 )

@@ -117,6 +117,7 @@ class Repeat(_Model):
     entry_name: dict[str, PluralForms] | None = None
     previous_id: ItemId | None = None
     add_prompt: Text  # the question shown between entries
+    intro: Text | None = None  # shown before the first entry
     items: tuple[Item, ...]
     min_entries: int = Field(default=0, ge=0)
     max_entries: int = Field(default=10, ge=1, le=50)

@@ -14,7 +14,8 @@ from typing import Any, Literal, NamedTuple
 
 CursorKind = Literal[
     "item", "other_text", "repeat_menu", "review", "confirm_submit", "confirm_remove",
-    "confirm_warning", "confirm_conflict", "done"
+    "confirm_warning", "confirm_conflict", "done",
+    "group",  # a repeat group's menu opened from the review (the hub)
 ]
 Status = Literal["in_progress", "submitted"]
 

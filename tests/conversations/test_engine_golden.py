@@ -71,6 +71,7 @@ def render(effect: fx.Effect) -> list[str]:
             line = f"ask: {where} {p.position}/{p.total}"
             if p.sections > 1:
                 line += f" §{p.section}/{p.sections}"
+            line += f" {p.percent}%"
             if effect.entry_label is not None:
                 line += f" label={fmt(effect.entry_label)}"
             if effect.current is not None:
@@ -102,6 +103,9 @@ def render(effect: fx.Effect) -> list[str]:
             flags = (" can-add" if effect.can_add else "") + (
                 " can-finish" if effect.can_finish else ""
             )
+            flags += " from-review" if effect.from_review else ""
+            if effect.progress is not None:
+                flags += f" {effect.progress.percent}%"
             return [f"menu: {effect.repeat} [{entries}]{flags}"]
         case fx.AskConfirmSubmit():
             return [f"confirm-submit: revision {effect.revision}"]
@@ -113,6 +117,9 @@ def render(effect: fx.Effect) -> list[str]:
             lines = [f"review ({effect.status}), missing: {missing}"]
             if effect.flagged:
                 lines[0] += ", flagged: " + ", ".join(sorted(ref(r) for r in effect.flagged))
+            for group in effect.groups:
+                lines[0] += f", group {group.repeat}: {group.count}" + (
+                    " can-add" if group.can_add else "")
             for row in effect.lines:
                 if row.unknown:
                     shown = "unknown"
@@ -143,6 +150,9 @@ def render(effect: fx.Effect) -> list[str]:
             return [f"reopened: revision {effect.revision}"]
         case fx.AlreadySubmitted():
             return [f"already-submitted: revision {effect.revision} at {effect.submitted_at}"]
+        case fx.Intro():
+            return [f"intro: section {effect.section + 1}"
+                    + (f" repeat {effect.repeat}" if effect.repeat else "")]
         case fx.Notice():
             return [f"notice: {effect.key}{_params(effect.params)}"]
     raise AssertionError(f"unknown effect {effect!r}")
@@ -164,6 +174,7 @@ _SIMPLE: dict[str, type] = {
     "review": ev.Review,
     "submit": ev.Submit,
     "reopen": ev.Reopen,
+    "go_missing": ev.GoMissing,
 }
 
 
@@ -207,6 +218,8 @@ def parse_input(spec: Any, state: State) -> ev.Input:
             return ev.RemoveEntry(arg["repeat"], int(arg["entry"]), seq=seq)
         case "finish_repeat":
             return ev.FinishRepeat(arg, seq=seq)
+        case "open_group":
+            return ev.OpenGroup(arg, seq=seq)
     raise AssertionError(f"unknown input {spec!r}")
 
 
