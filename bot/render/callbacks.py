@@ -82,9 +82,12 @@ def _decode(data: str) -> ev.Input | str | None:
         "y": ev.Confirm(True, seq),
         "n": ev.Confirm(False, seq),
         "R": ev.Reopen(seq),
+        "M": ev.GoMissing(seq),
     }
     if op in simple and not args:
         return simple[op]
+    if op == "Rq" and not args:  # "Riapri per modificare": asks first, no engine step
+        return f"reopen:{seq}"
     if op == "c" and len(args) == 1:
         return ev.Choose(_int(args[0]), seq)
     if op == "t" and len(args) == 1:
@@ -92,6 +95,8 @@ def _decode(data: str) -> ev.Input | str | None:
     if op == "j" and len(args) in (1, 2):
         entry = _int(args[1]) if len(args) == 2 else None
         return ev.Jump(_item(args[0]), entry, seq)
+    if op == "m" and len(args) == 1:
+        return ev.OpenGroup(_item(args[0]), seq)
     if op == "a" and len(args) == 1:
         return ev.AddEntry(_item(args[0]), seq)
     if op == "f" and len(args) == 1:

@@ -18,7 +18,15 @@ from bot.render import formatting
 from bot.render.i18n import Translator
 from bot.render.text import shorten as _shorten  # the one shortening helper
 from conversations import effects as fx
-from conversations.schema import CHOICE_TYPES, Item, ItemType, Questionnaire, text_for
+from conversations.schema import (
+    CHOICE_TYPES,
+    Item,
+    ItemType,
+    Questionnaire,
+    Repeat,
+    plural_for,
+    text_for,
+)
 
 TEXT_LIMIT = 4096
 REVIEW_CHUNK_CHARS = 3500
@@ -84,11 +92,13 @@ class Presenter:
         self.names: dict[int, str] = {}
         self._items: dict[str, Item] = {}
         self._repeat_text: dict[str, str] = {}
+        self._repeats: dict[str, Repeat] = {}
         for section in questionnaire.sections:
             for element in section.items:
                 if isinstance(element, Item):
                     self._items[element.id] = element
                 else:
+                    self._repeats[element.id] = element
                     self._repeat_text[element.id] = self.text(element.text)
                     for item in element.items:
                         self._items[item.id] = item
@@ -102,6 +112,24 @@ class Presenter:
 
     def item(self, item_id: str) -> Item:
         return self._items[item_id]
+
+    def entry_words(self, repeat_id: str, count: int) -> str:
+        """The file's word for `count` entries ("buona pratica", "buone pratiche")."""
+        repeat = self._repeats[repeat_id]
+        word = plural_for(repeat.entry_name, count, self.lang, self.q.default_language)
+        return word if word is not None else self._repeat_text[repeat_id].lower()
+
+    def group_title(self, repeat_id: str) -> str:
+        """A group's name in the review: its plural entry word, capitalised."""
+        word = self.entry_words(repeat_id, 2)
+        return word[:1].upper() + word[1:]
+
+    def where(self, p: fx.Progress) -> str:
+        """The progress line: question, section, share of required answers."""
+        section = self.q.sections[p.section - 1]
+        line = self.t("progress", position=p.position, total=p.total, section=p.section,
+                      sections=p.sections, percent=p.percent)
+        return f"<i>{escape(line)} — {escape(self.text(section.title))}</i>"
 
     def value(
         self, item: Item, value: Any, *, unknown: bool = False, other: str | None = None
@@ -179,14 +207,26 @@ class Presenter:
                                               hidden)))
         return Screen("\n".join(lines))
 
-    def welcome(self) -> str:
-        """/start: the file's title and welcome (or intro), then how answering works."""
+    def welcome(self, deadline: str | None = None) -> str:
+        """/start: the file's title and welcome (or intro), how answering works,
+        the deadline (as a moment, already formatted)."""
         parts = [self.t("welcome", title=escape(self.text(self.q.title)))]
         own = self.q.welcome or self.q.intro
         if own:
             parts.append(escape(self.text(own)))
         parts.append(escape(self.t("welcome_howto")))
+        if deadline:
+            parts.append(escape(self.t("welcome_deadline", deadline=deadline)))
         return "\n\n".join(parts)
+
+    def intro(self, effect: fx.Intro) -> Screen:
+        """A section's intro under its title; a group's intro before its first entry."""
+        section = self.q.sections[effect.section]
+        if effect.repeat is not None:
+            return Screen(f"<i>{escape(self.text(self._repeats[effect.repeat].intro))}</i>")
+        heading = self.t("section_heading", section=effect.section + 1,
+                         sections=len(self.q.sections), title=self.text(section.title))
+        return Screen(f"<b>{escape(heading)}</b>\n{escape(self.text(section.intro))}")
 
     def help_text(self) -> str:
         """/aiuto without an assistance group: the file's contacts."""
@@ -215,8 +255,18 @@ class Presenter:
     # --- effects ------------------------------------------------------------
     def screens(self, effects: tuple[fx.Effect, ...]) -> list[Screen]:
         out: list[Screen] = []
+        intro: list[str] = []
         for effect in effects:
-            out.extend(self.screen(effect))
+            if isinstance(effect, fx.Intro):
+                intro.append(self.intro(effect).text)
+                continue
+            for screen in self.screen(effect):
+                if intro and screen.is_prompt:
+                    # An intro opens the prompt it introduces: one message, not two.
+                    screen.text = "\n\n".join([*intro, screen.text])
+                    intro = []
+                out.append(screen)
+        out.extend(Screen(text) for text in intro)
         return out
 
     def screen(self, effect: fx.Effect) -> list[Screen]:
@@ -229,6 +279,8 @@ class Presenter:
             return [Screen(escape(t("other_text", label=label)), [], is_prompt=True)]
         if isinstance(effect, fx.AskRepeatMenu):
             return [self.repeat_menu(effect)]
+        if isinstance(effect, fx.Intro):
+            return [self.intro(effect)]
         if isinstance(effect, fx.AskConfirmSubmit):
             buttons = [
                 [
@@ -286,6 +338,13 @@ class Presenter:
             return [Screen(escape(t(effect.key, **params)))]
         return []  # AnswerSaved, EntryRemoved: for the audit trail only
 
+    def confirm_reopen(self, seq: int) -> Screen:
+        """Reopening a submitted response asks first: its changes are not sent until
+        it is submitted again."""
+        buttons = [[Button(self.t("btn.confirm_reopen"), cb.encode(seq, "R")),
+                    Button(self.t("btn.cancel"), cb.encode(0, "r"))]]
+        return Screen(escape(self.t("confirm_reopen")), buttons, is_prompt=True)
+
     def confirm_warning(self, ask: fx.AskConfirmWarning) -> Screen:
         item = self.item(ask.item)
         message = self.text(item.warn_message) if item.warn_message else self.t("warning_default")
@@ -318,6 +377,10 @@ class Presenter:
 
     def rejection(self, effect: fx.Rejected) -> str:
         params = dict(effect.params)
+        if effect.key == "use_buttons" and params.get("at") in _BUTTONS_AT:
+            # Name the buttons that work here: a typed word never passes for a press.
+            labels = "», «".join(self.t(key) for key in _BUTTONS_AT[params["at"]])
+            return self.t("error.use_these_buttons", buttons=f"«{labels}»")
         if effect.key == "constraint_failed" and params.get("constraint") in self._items:
             message = self._items[params["constraint"]].constraint_message
             if message:
@@ -327,6 +390,11 @@ class Presenter:
             rule = self._items[item_id].validation
             if rule is not None and rule.message:
                 return self.text(rule.message)
+        counted = _PLURAL_ERRORS.get(effect.key)
+        if counted is not None and isinstance(params.get(counted), int):
+            count = params.pop(counted)
+            return self.t.plural(f"error.{effect.key}", f"error.{effect.key}.other", count,
+                                 **params)
         for key in ("min", "max"):
             if key in params and params[key] is not None:
                 params[key] = (
@@ -341,8 +409,10 @@ class Presenter:
     def refs(self, refs: tuple[fx.ItemRef, ...]) -> str:
         names = []
         for ref in refs:
-            if ref.item in self._repeat_text:
-                names.append(self.t("missing_entries", min=1, label=self._repeat_text[ref.item]))
+            if ref.item in self._repeats:
+                least = max(self._repeats[ref.item].min_entries, 1)
+                names.append(self.t.plural("missing_entry", "missing_entries", least,
+                                           name=self.entry_words(ref.item, least)))
                 continue
             text = _shorten(self.text(self.item(ref.item).text), 60)
             if ref.entry is not None and ref.repeat:
@@ -353,13 +423,7 @@ class Presenter:
     def ask_item(self, ask: fx.AskItem) -> Screen:
         t = self.t
         item = self.item(ask.item)
-        p = ask.progress
-        section = self.q.sections[p.section - 1]
-        where = t("progress", position=p.position, total=p.total, section=p.section,
-                  sections=p.sections)
-        lines = [
-            f"<i>{escape(where)} — {escape(self.text(section.title))}</i>"
-        ]
+        lines = [self.where(ask.progress)]
         if ask.repeat is not None and ask.entry is not None:
             heading = t("entry_heading", repeat=self._repeat_text[ask.repeat], number=ask.entry + 1)
             if ask.entry_label:
@@ -424,44 +488,48 @@ class Presenter:
 
     def repeat_menu(self, menu: fx.AskRepeatMenu) -> Screen:
         t, seq = self.t, menu.seq
-        label = self._repeat_text[menu.repeat]
-        lines = [t("repeat_menu", label=escape(label), count=len(menu.entries))]
+        repeat = self._repeats[menu.repeat]
+        count = len(menu.entries)
+        lines = [self.where(menu.progress)] if menu.progress is not None else []
+        lines.append(f"<b>{escape(self.group_title(menu.repeat))}</b>")
+        if count:
+            lines.append(escape(t.plural("repeat_menu.one", "repeat_menu.other", count,
+                                         name=self.entry_words(menu.repeat, count))))
+        else:
+            lines.append(escape(t("repeat_menu.none", name=self.entry_words(menu.repeat, 2))))
         for entry in menu.entries:
             name = escape(_shorten(entry.label or t("entry_untitled"), 80))
             flag = "" if entry.complete else f" — {escape(t('entry_incomplete'))}"
             lines.append(f"{entry.index + 1}. {name}{flag}")
-        lines.append(escape(t("repeat_menu_hint")))
-        repeat = next(e for s in self.q.sections for e in s.items if e.id == menu.repeat)
-        add_prompt = getattr(repeat, "add_prompt", None)
-        if add_prompt:
-            lines.append(f"<b>{escape(self.text(add_prompt))}</b>")
+        if count and menu.can_add:
+            # The file's "add another?" only once there is one to add to.
+            lines.append(f"<b>{escape(self.text(repeat.add_prompt))}</b>")
+        elif not count:
+            lines.append(escape(t("repeat_menu.add_first", add=t("btn.add_entry"))))
         rows: list[list[Button]] = []
         for entry in menu.entries:
+            name = _shorten(entry.label or t("entry_untitled"), 40)
             rows.append(
                 [
                     Button(
-                        t("btn.edit_entry", number=entry.index + 1),
+                        t("btn.edit_entry", number=entry.index + 1, label=name),
                         cb.encode(seq, "e", menu.repeat, entry.index),
                     ),
-                    Button(
-                        t("btn.remove_entry", number=entry.index + 1),
-                        cb.encode(seq, "d", menu.repeat, entry.index),
-                    ),
+                    Button(t("btn.remove_entry", number=entry.index + 1),
+                           cb.encode(seq, "d", menu.repeat, entry.index)),
                 ]
             )
         action = []
         if menu.can_add:
             action.append(Button(t("btn.add_entry"), cb.encode(seq, "a", menu.repeat)))
-        if menu.can_finish:
+        if menu.can_finish and not menu.from_review:
             action.append(Button(t("btn.finish_repeat"), cb.encode(seq, "f", menu.repeat)))
-        rows.append(action)
-        rows.append(
-            [
-                Button(t("btn.back"), cb.encode(seq, "b")),
-                Button(t("btn.review"), cb.encode(seq, "r")),
-                Button(t("btn.help"), cb.bot_action("help")),
-            ]
-        )
+        if action:
+            rows.append(action)
+        nav = [] if menu.from_review else [Button(t("btn.back"), cb.encode(seq, "b"))]
+        nav.append(Button(t("btn.review"), cb.encode(seq, "r")))
+        nav.append(Button(t("btn.help"), cb.bot_action("help")))
+        rows.append(nav)
         return Screen("\n".join(lines), rows, is_prompt=True)
 
     def review(self, review: fx.ShowReview) -> list[Screen]:
@@ -525,16 +593,27 @@ class Presenter:
         final = screens[-1]
         if review.status == "submitted":
             final.text += "\n\n" + escape(t("review_submitted"))
-            final.buttons.append([Button(t("btn.reopen"), cb.encode(seq, "R"))])
+            final.buttons.append([Button(t("btn.reopen"), cb.encode(seq, "Rq"))])
         else:
+            for group in review.groups:
+                # Each group's own line and button: the hub to add, edit, remove entries.
+                title = self.group_title(group.repeat)
+                final.text += "\n\n" + f"<b>{escape(title)}</b>: " + escape(
+                    t.plural("review_group.one", "review_group.other", group.count,
+                             name=self.entry_words(group.repeat, group.count)))
+                final.buttons.append([Button(
+                    t("btn.open_group", title=title, count=group.count),
+                    cb.encode(seq, "m", group.repeat))])
             if review.missing:
                 final.text += "\n\n" + escape(
-                    t("review_missing", count=len(review.missing), items=self.refs(review.missing))
+                    t.plural("review_missing.one", "review_missing.other", len(review.missing),
+                             items=self.refs(review.missing))
                 )
+                final.buttons.append([Button(t("btn.go_missing"), cb.encode(seq, "M"))])
             else:
                 final.text += "\n\n" + escape(t("review_complete"))
+                final.buttons.append([Button(t("btn.submit"), cb.encode(seq, "S"))])
             final.text += "\n" + escape(t("review_edit_hint"))
-            final.buttons.append([Button(t("btn.submit"), cb.encode(seq, "S"))])
             final.buttons.append(
                 [
                     Button(t("btn.continue"), cb.bot_action("resume")),
@@ -545,3 +624,22 @@ class Presenter:
             if len(screen.text) > TEXT_LIMIT:
                 screen.text = _shorten(screen.text, TEXT_LIMIT)
         return screens
+
+
+# The buttons a step off a question offers, named when text is typed there.
+_BUTTONS_AT: dict[str, tuple[str, ...]] = {
+    "review": ("btn.submit", "btn.continue"),
+    "repeat_menu": ("btn.add_entry", "btn.finish_repeat"),
+    "group": ("btn.add_entry", "btn.review"),
+    "confirm_submit": ("btn.confirm_submit", "btn.cancel"),
+    "confirm_remove": ("btn.confirm_remove", "btn.cancel"),
+    "confirm_warning": ("btn.confirm_warning", "btn.change_answer"),
+}
+
+# Errors whose number counts things: ngettext on that parameter.
+_PLURAL_ERRORS = {
+    "select_at_least": "min",
+    "too_many_selections": "max",
+    "min_entries": "min",
+    "max_entries": "max",
+}

@@ -147,7 +147,8 @@ class OfficerFlow:
         t = translator(officer.language)
         if officer.istat is not None:
             return await self.step(officer, ev.Resume())
-        welcome = self.presenter(officer.language, None).welcome()
+        presenter = self.presenter(officer.language, None)
+        welcome = presenter.welcome(presenter.moment((await self.deadline()).isoformat()))
         reply = Reply([Screen(welcome), Screen(self.privacy_text(officer.language))])
         if payload:
             login = await self.login(officer, payload)
@@ -204,6 +205,9 @@ class OfficerFlow:
                 resumed = await self.step(officer, ev.Resume())
                 reply.screens.extend(resumed.screens)
             return reply
+        if action.startswith("reopen:") and officer.istat is not None:
+            presenter = self.presenter(officer.language, None)
+            return Reply([presenter.confirm_reopen(int(action.split(":", 1)[1]))])
         if action == "resume":
             if officer.istat is None:
                 t = translator(officer.language)
@@ -278,6 +282,9 @@ class OfficerFlow:
         bound = await self.store.officer(officer.user_id)
         assert bound is not None
         reply = await self.step(bound, ev.Resume())
+        if self.q.intro:  # the file's own introduction, once, with the greeting
+            intro = self.presenter(bound.language, municipality).text(self.q.intro)
+            greeting.text += "\n\n" + escape(intro)
         reply.screens.insert(0, greeting)
         return reply
 
@@ -360,10 +367,11 @@ class OfficerFlow:
                 reply.screens.insert(0, Screen(escape(text)))
             elif isinstance(effect, fx.Resumed):
                 if effect.answered == 0 and last_saved is None:
-                    text = t("resumed_new", total=effect.total)
+                    text = t("resumed_new")  # no total: it grows as answers open questions
                 else:
                     when = presenter.moment(last_saved) if last_saved else t("never")
-                    text = t("resumed", answered=effect.answered, total=effect.total, when=when)
+                    text = t.plural("resumed", "resumed.other", effect.answered,
+                                    total=effect.total, when=when)
                 reply.screens.insert(0, Screen(escape(text)))
             elif isinstance(effect, fx.Completed):
                 reply.document = self._receipt(presenter, step.state, istat, municipality, effect)

@@ -63,7 +63,7 @@ def test_the_exported_sheet_is_an_xlsform(tmp_path: Path) -> None:
     settings = workbook["settings"]
     headers = [c.value for c in settings[1]]
     values = dict(zip(headers, (c.value for c in settings[2]), strict=True))
-    assert values["form_id"] == "family_policies" and values["version"] == "2019.1"
+    assert values["form_id"] == "family_policies" and values["version"] == "2019.2"
 
 
 def _sheet(workbook: Any, name: str, rows: list[list[Any]]) -> None:

@@ -40,7 +40,7 @@ def firenze(q: Questionnaire) -> State:
     top = AnswerSet(values={
         "municipality_confirmed": True, "respondent_name": "Maria Rossi",
         "respondent_role": "Servizi sociali", "respondent_email": "maria.rossi@comune.fi.it",
-        "respondent_phone": "055 1234567", "is_lead_municipality": True,
+        "respondent_phone": "055 1234567", "is_lead_municipality": True, "has_practices": True,
         "district_name": "Zona Fiorentina", "district_practices_included": True,
         "notes": "Nota riservata per il Dipartimento", "publish_consent": True,
     })
@@ -78,7 +78,7 @@ def milano(q: Questionnaire, revision: int) -> State:
     top = AnswerSet(values={
         "municipality_confirmed": True, "respondent_name": "Paolo Bianchi",
         "respondent_role": "Ufficio famiglia", "respondent_email": "paolo.bianchi@comune.milano.it",
-        "respondent_phone": "02 1234567", "is_lead_municipality": False,
+        "respondent_phone": "02 1234567", "is_lead_municipality": False, "has_practices": True,
         "publish_consent": False,
     })
     practice = AnswerSet(values={
@@ -281,7 +281,7 @@ async def test_geojson_for_umap(store: Store, q: Questionnaire, tmp_path: Path) 
     assert set(centre) == {"name", "description", "area", "funding", "comune", "provincia",
                            "regione", "istat", "anno_inizio", "importo",
                            "questionnaire_version"}
-    assert centre["questionnaire_version"] == "2019.1"
+    assert centre["questionnaire_version"] == "2019.2"
     assert centre["name"] == "Centro per le famiglie Il Melograno"
     assert (centre["comune"], centre["provincia"], centre["regione"], centre["istat"]) == (
         "Firenze", "Firenze", "Toscana", "048017")

@@ -126,10 +126,11 @@ async def answer_respondent(h: Harness, user: int, lead: bool = True) -> None:
     await h.send(user, "mario.rossi@comune.fi.it")
     await h.send(user, "055 1234567")
     await h.press(user, "Sì" if lead else "No")
+    await h.send(user, "Ambito Fiorentino")  # the one it leads, or the one it belongs to
     if lead:
-        await h.send(user, "Ambito Fiorentino")
         await h.press(user, "Sì")
-    assert "Buona pratica: ne hai inserite" in h.last_text(user)
+    await h.press(user, "Sì")  # it has good practices to report
+    assert "Non hai ancora inserito buone pratiche" in h.last_text(user)
 
 
 async def add_practice(
@@ -156,11 +157,12 @@ async def add_practice(
     await h.press(user, "✔️ Conferma")
     await h.send(user, "12.500,00")
     await h.send(user, "8000")  # of which from the national fund
+    await h.send(user, "4500")  # of which from municipal funds
     await h.send(user, "Scuole e associazioni di famiglie")
     await h.send(user, "250")
     await h.press(user, "Salta ⏭")  # results
     await h.send(user, "www.comune.fi.it/centro-famiglie")
-    assert "Buona pratica: ne hai inserite" in h.last_text(user), h.screen(user, 3)
+    assert "Hai inserito" in h.last_text(user), h.screen(user, 3)
 
 
 async def finish(h: Harness, user: int) -> None:
@@ -186,12 +188,12 @@ async def test_whole_questionnaire_to_receipt(harness: Harness) -> None:
     h = harness
     await login(h, OFFICER)
     first = h.last_text(OFFICER)
-    assert "Domanda 1 di 8 · Sezione 1 di 5" in first
+    assert "Domanda 1 di 10 · Sezione 1 di 5" in first
     assert "Firenze (Firenze, Toscana)" in first
     assert h.labels(OFFICER)[:2] == ["Sì", "No"]
 
     await h.press(OFFICER, "Sì")
-    assert "Domanda 2 di 8 · Sezione 2 di 5" in h.last_text(OFFICER)
+    assert "Domanda 2 di 10 · Sezione 2 di 5" in h.last_text(OFFICER)
     assert_one_live_keyboard(h, OFFICER)
     await h.send(OFFICER, "Mario Rossi")
     assert_one_live_keyboard(h, OFFICER)
@@ -199,8 +201,10 @@ async def test_whole_questionnaire_to_receipt(harness: Harness) -> None:
     await h.send(OFFICER, "mario.rossi@comune.fi.it")
     await h.send(OFFICER, "055 1234567")
     await h.press(OFFICER, "Sì")
-    assert "Domanda 7 di 10 · Sezione 3 di 5" in h.last_text(OFFICER)
+    assert "Domanda 7 di 11 · Sezione 3 di 5" in h.last_text(OFFICER)
     await h.send(OFFICER, "Ambito Fiorentino")
+    await h.press(OFFICER, "Sì")
+    assert "Il Comune ha buone pratiche per le famiglie da segnalare" in h.last_text(OFFICER)
     await h.press(OFFICER, "Sì")
     assert_one_live_keyboard(h, OFFICER)
 
@@ -208,7 +212,7 @@ async def test_whole_questionnaire_to_receipt(harness: Harness) -> None:
     assert_one_live_keyboard(h, OFFICER)
     await add_practice(h, OFFICER, "Nidi gratis", ongoing=False)
     menu = h.last_text(OFFICER)
-    assert "ne hai inserite 2" in menu
+    assert "Hai inserito 2 buone pratiche" in menu
     assert "1. Centro per le famiglie" in menu and "2. Nidi gratis" in menu
     await finish(h, OFFICER)
     review = "\n".join(h.texts(OFFICER)[-2:])
@@ -264,6 +268,8 @@ async def test_errors_say_what_is_expected_with_an_example(harness: Harness) -> 
     assert "Numero di telefono non valido. Esempio:" in h.last_text(OFFICER)
     await h.send(OFFICER, "055 1234567")
     await h.press(OFFICER, "No")
+    await h.send(OFFICER, "Ambito Fiorentino")  # the one it belongs to
+    await h.press(OFFICER, "Sì")  # it has good practices
     await h.press(OFFICER, "➕ Aggiungi")
     await h.send(OFFICER, "x" * 151)
     assert "troppo lungo (151 caratteri): il massimo è 150" in h.last_text(OFFICER)
@@ -286,7 +292,8 @@ async def test_errors_say_what_is_expected_with_an_example(harness: Harness) -> 
     await h.send(OFFICER, "mille euro")
     assert "Importo non valido. Scrivi solo la cifra in euro, ad esempio" in h.last_text(OFFICER)
     await h.send(OFFICER, "1.000,50")
-    await h.press(OFFICER, "Salta ⏭")
+    await h.press(OFFICER, "Salta ⏭")  # the share from municipal funds
+    await h.press(OFFICER, "Salta ⏭")  # partners
     await h.send(OFFICER, "tanti")
     assert "Scrivi un numero intero, senza decimali, ad esempio" in h.last_text(OFFICER)
     await h.send(OFFICER, "20.000.000")
@@ -358,7 +365,7 @@ async def test_wrong_codes_lock_then_unlock_after_15_minutes(harness: Harness) -
     h.clock.now = datetime(2019, 7, 1, 9, 30, tzinfo=UTC) + FAILURE_WINDOW
     await h.send(OFFICER, code)
     assert "Codice riconosciuto: Comune di Firenze" in h.screen(OFFICER, 3)
-    assert "Domanda 1 di 8" in h.last_text(OFFICER)
+    assert "Domanda 1 di 10" in h.last_text(OFFICER)
     assert await rows(h, "SELECT istat FROM officers") == [(FIRENZE,)]
     assert await rows(h, "SELECT * FROM login_failures") == []
 
@@ -400,7 +407,7 @@ async def test_deep_link_logs_in_directly(harness: Harness) -> None:
     assert "Titolare del trattamento" in texts[1]
     assert not any("identificativo abilitante (ad esempio" in t for t in texts)
     assert "Codice riconosciuto: Comune di Firenze (Firenze)" in texts[2]
-    assert "Domanda 1 di 8" in texts[-1]
+    assert "Domanda 1 di 10" in texts[-1]
     assert await rows(h, "SELECT istat, bound_at FROM officers") == [
         (FIRENZE, h.clock.now.isoformat())
     ]
@@ -456,6 +463,8 @@ async def test_back_and_skip(harness: Harness) -> None:
     await h.send(OFFICER, "m@comune.it")
     await h.send(OFFICER, "055 1234567")
     await h.press(OFFICER, "No")
+    await h.send(OFFICER, "Ambito Fiorentino")  # the one it belongs to
+    await h.press(OFFICER, "Sì")  # it has good practices
     await h.press(OFFICER, "➕ Aggiungi")
     await h.send(OFFICER, "Ludoteca")
     await h.press(OFFICER, "▫️ Infanzia")
@@ -497,6 +506,9 @@ async def test_review_jump_edit_and_return(harness: Harness) -> None:
     await h.press(OFFICER, "✏️ 6")
     assert "capofila" in h.last_text(OFFICER)
     await h.press(OFFICER, "No")
+    # A municipality that is not capofila is asked which Ambito it belongs to.
+    assert "A quale Ambito o Distretto sociale appartiene" in h.last_text(OFFICER)
+    await h.send(OFFICER, "Zona Mugello")
     after_no = h.last_text(OFFICER)
     assert "Riepilogo delle risposte" in after_no and "Ambito Fiorentino" not in after_no
     assert "A quale livello" not in after_no
@@ -546,19 +558,19 @@ async def test_repeat_entries_added_and_removed(harness: Harness) -> None:
     await login(h, OFFICER)
     await answer_respondent(h, OFFICER)
     menu = h.last_text(OFFICER)
-    assert "ne hai inserite 0" in menu
+    assert "Non hai ancora inserito buone pratiche" in menu
     assert "Ho finito, avanti ➡️" not in h.labels(OFFICER)  # at least one practice is required
     for title in ("Primo", "Secondo", "Terzo"):
         await add_practice(h, OFFICER, title)
-    assert "ne hai inserite 3" in h.last_text(OFFICER)
+    assert "Hai inserito 3 buone pratiche" in h.last_text(OFFICER)
     await h.press(OFFICER, "🗑 Elimina 2")
     assert "Eliminare «Secondo»?" in h.last_text(OFFICER)
     await h.press(OFFICER, "Annulla")
-    assert "ne hai inserite 3" in h.last_text(OFFICER)
+    assert "Hai inserito 3 buone pratiche" in h.last_text(OFFICER)
     await h.press(OFFICER, "🗑 Elimina 2")
     await h.press(OFFICER, "🗑 Sì, elimina")
     menu = h.last_text(OFFICER)
-    assert "ne hai inserite 2" in menu and "1. Primo" in menu and "2. Terzo" in menu
+    assert "Hai inserito 2 buone pratiche" in menu and "1. Primo" in menu and "2. Terzo" in menu
     assert_one_live_keyboard(h, OFFICER)
     removed = await rows(
         h, "SELECT item_ref, new_json, user_id FROM answer_changes WHERE item_ref = 'practices[1]'"
@@ -566,11 +578,11 @@ async def test_repeat_entries_added_and_removed(harness: Harness) -> None:
     assert removed == [("practices[1]", "null", OFFICER)]
     assert [p["title"] for p in (await answers(h))["practices"]] == ["Primo", "Terzo"]
     # Edit an entry from the menu: its questions, then back to the menu.
-    await h.press(OFFICER, "✏️ Modifica 2")
-    assert "Buona pratica n. 2 — Terzo" in h.last_text(OFFICER)
+    await h.press(OFFICER, "✏️ 2. Terzo")
+    assert "Buona pratica 2 — Terzo" in h.last_text(OFFICER)
     await h.send(OFFICER, "Terzo bis")
     for _ in range(20):
-        if "Buona pratica: ne hai inserite" in h.last_text(OFFICER):
+        if "Hai inserito" in h.last_text(OFFICER):
             break
         labels = h.labels(OFFICER)
         keep = "Mantieni risposta ➡️" if "Mantieni risposta ➡️" in labels else "Salta ⏭"
@@ -579,13 +591,13 @@ async def test_repeat_entries_added_and_removed(harness: Harness) -> None:
     # Remove until one is left: still at least one is required to go on.
     await h.press(OFFICER, "🗑 Elimina 1")
     await h.press(OFFICER, "🗑 Sì, elimina")
-    assert "ne hai inserite 1" in h.last_text(OFFICER)
+    assert "Hai inserito 1 buona pratica" in h.last_text(OFFICER)
     await h.press(OFFICER, "🗑 Elimina 1")
     await h.press(OFFICER, "🗑 Sì, elimina")
-    assert "ne hai inserite 0" in h.last_text(OFFICER)
+    assert "Non hai ancora inserito buone pratiche" in h.last_text(OFFICER)
     assert (await answers(h))["practices"] == []
     await h.send(OFFICER, "/invia")
-    assert "almeno 1 × Buona pratica" in h.screen(OFFICER, 3)
+    assert "almeno 1 buona pratica" in h.screen(OFFICER, 3)
     assert await rows(h, "SELECT * FROM submissions") == []
     no_internal_error(h, OFFICER)
 
@@ -750,7 +762,7 @@ async def test_two_officers_share_answers_keep_their_own_place(harness: Harness)
     await h.send(COLLEAGUE, "/start")
     await h.send(COLLEAGUE, h.codes[FIRENZE])
     joined = h.screen(COLLEAGUE, 3)
-    assert ("Per il Comune di Firenze sta già compilando Mario Rossi: 2 risposte su 8. "
+    assert ("Per il Comune di Firenze sta già compilando Mario Rossi: 2 risposte su 10. "
             "Le risposte sono condivise.") in joined
     assert "Bentornato" not in joined
     assert "ufficio o servizio" in h.last_text(COLLEAGUE)
@@ -763,7 +775,7 @@ async def test_two_officers_share_answers_keep_their_own_place(harness: Harness)
     assert "Ufficio Famiglie" in h.last_text(OFFICER)
     assert "anna@comune.fi.it" in h.last_text(OFFICER)
     await h.send(OFFICER, "/riprendi")
-    assert "Hai risposto a 4 domande su 8" in h.screen(OFFICER, 2)
+    assert "Hai risposto a 4 domande su 10" in h.screen(OFFICER, 2)
     assert "numero di telefono" in h.last_text(OFFICER)
     await h.send(OFFICER, "055 1234567")
     await h.send(COLLEAGUE, "/indietro")
@@ -861,6 +873,7 @@ async def test_reopen_refused_after_the_deadline(harness: Harness) -> None:
     await h.send(OFFICER, "/riepilogo")
     h.clock.now = datetime(2019, 8, 2, 8, 0, tzinfo=UTC)
     await h.press(OFFICER, "🔓 Riapri per modificare")
+    await h.press(OFFICER, "🔓 Sì, riapri")
     assert "si è chiusa" in h.last_text(OFFICER)
     assert await rows(h, "SELECT status, revision FROM responses") == [("submitted", 1)]
 
@@ -962,9 +975,9 @@ async def test_language_switch_to_english(harness: Harness) -> None:
     assert h.toasts()[-1] == "Language set: English."
     screen = h.screen(OFFICER, 3)
     assert "Language set: English." in screen
-    assert "Welcome back! You have answered 1 of 8 questions" in screen
+    assert "Welcome back! You have answered 1 question of 10" in screen
     question = h.last_text(OFFICER)
-    assert "Question 2 of 8 · Section 2 of 5 — Respondent" in question
+    assert "Question 2 of 10 · Section 2 of 5 · 11% done — Respondent" in question
     assert "Write your first name and surname." in question
     assert "⬅️" in h.labels(OFFICER)[0]
     assert_one_live_keyboard(h, OFFICER)
@@ -985,7 +998,7 @@ async def test_english_speaking_officer_gets_english_from_the_start(harness: Har
     assert h.texts(OFFICER)[0].startswith("👋 Welcome!")
     assert "The data controller" in h.texts(OFFICER)[1]
     await h.send(OFFICER, code)
-    assert "Question 1 of 8" in h.last_text(OFFICER)
+    assert "Question 1 of 10" in h.last_text(OFFICER)
     assert "Municipality of Firenze" in h.last_text(OFFICER)
     assert h.labels(OFFICER)[:2] == ["Yes", "No"]
 
@@ -1004,7 +1017,7 @@ async def test_status_and_privacy(harness: Harness) -> None:
     status = h.last_text(OFFICER)
     assert "Comune di Firenze" in status
     assert "Stato: in compilazione" in status
-    assert "Risposte date: 2 su 8" in status
+    assert "Risposte date: 2 su 10" in status
     assert "Ultimo salvataggio: 01/07/2019 alle 11:35" in status
     assert "Scadenza: 31/07/2019 alle 23:59" in status
     await h.send(OFFICER, "/status")
@@ -1041,7 +1054,7 @@ async def test_english_aliases(harness: Harness) -> None:
     await h.send(OFFICER, "/back")
     assert "nome e cognome" in h.last_text(OFFICER)
     await h.send(OFFICER, "/resume")
-    assert "Bentornato! Hai risposto a 2 domande su 8" in h.screen(OFFICER, 2)
+    assert "Bentornato! Hai risposto a 2 domande su 10" in h.screen(OFFICER, 2)
     await h.send(OFFICER, "/review")
     assert "Riepilogo delle risposte" in h.last_text(OFFICER)
     await h.send(OFFICER, "/submit")
@@ -1052,7 +1065,7 @@ async def test_english_aliases(harness: Harness) -> None:
     await h.send(OFFICER, "/language")
     assert "Choose the language" in h.last_text(OFFICER)
     await h.send(OFFICER, "/status")
-    assert "Risposte date: 2 su 8" in h.last_text(OFFICER)
+    assert "Risposte date: 2 su 10" in h.last_text(OFFICER)
     await h.send(OFFICER, "/skip")
     no_internal_error(h, OFFICER)
 
@@ -1072,13 +1085,13 @@ async def test_resume_after_restart(harness: Harness) -> None:
     await h.send(OFFICER, "/riprendi")
     screen = h.screen(OFFICER, 2)
     assert (
-        "Bentornato! Hai risposto a 2 domande su 8. Ultimo salvataggio: 01/07/2019 alle 11:30"
+        "Bentornato! Hai risposto a 2 domande su 10. Ultimo salvataggio: 01/07/2019 alle 11:30"
         in screen
     )
     assert "ufficio o servizio" in h.last_text(OFFICER)
     await h.restart()
     await h.send(OFFICER, "/start")
-    assert "Bentornato! Hai risposto a 2 domande su 8" in h.screen(OFFICER, 2)
+    assert "Bentornato! Hai risposto a 2 domande su 10" in h.screen(OFFICER, 2)
     assert "ufficio o servizio" in h.last_text(OFFICER)
     assert "Benvenuto" not in h.screen(OFFICER, 2)
     assert_one_live_keyboard(h, OFFICER)
@@ -1106,7 +1119,7 @@ async def test_any_message_after_a_pause_brings_the_officer_back(harness: Harnes
     before = await stored(h)
     await h.send(OFFICER, "buongiorno")
     screen = h.screen(OFFICER, 2)
-    assert "Bentornato! Hai risposto a 1 domande su 8" in screen
+    assert "Bentornato! Hai risposto a 1 domanda su 10" in screen
     assert "nome e cognome" in h.last_text(OFFICER)
     assert await stored(h) == before  # a greeting after two days is not the officer's name
     await h.send(OFFICER, "Mario Rossi")
@@ -1131,6 +1144,7 @@ async def test_reopen_amend_and_resubmit_makes_revision_2(harness: Harness) -> N
     assert h.labels(OFFICER) == ["🔓 Riapri per modificare"]
     h.clock.now += timedelta(days=3)
     await h.press(OFFICER, "🔓 Riapri per modificare")
+    await h.press(OFFICER, "🔓 Sì, riapri")
     assert "Questionario riaperto" in h.screen(OFFICER, 2)
     assert await rows(h, "SELECT status, revision FROM responses") == [("in_progress", 1)]
     await h.press(OFFICER, "✏️ 2")
@@ -1166,6 +1180,7 @@ async def test_submit_with_missing_items_lists_them(harness: Harness) -> None:
     screen = h.screen(OFFICER, 3)
     assert "Prima di inviare mancano queste risposte obbligatorie" in screen
     assert "«Indica l'ufficio o servizio di appartenenza e il tuo ruolo.»" in screen
-    assert "almeno 1 × Buona pratica" in screen
+    # The gate is missing, not the practices: they are asked only after a yes.
+    assert "«Il Comune ha buone pratiche" in screen and "almeno 1 buona pratica" not in screen
     assert "⚠️ Mancano" in h.last_text(OFFICER)
     assert await rows(h, "SELECT * FROM submissions") == []
