@@ -367,11 +367,10 @@ class OfficerFlow:
                 reply.screens.insert(0, Screen(escape(text)))
             elif isinstance(effect, fx.Resumed):
                 if effect.answered == 0 and last_saved is None:
-                    text = t("resumed_new")  # no total: it grows as answers open questions
-                else:
-                    when = presenter.moment(last_saved) if last_saved else t("never")
-                    text = t.plural("resumed", "resumed.other", effect.answered,
-                                    total=effect.total, when=when)
+                    continue  # a first start: the greeting and the intro say it all
+                when = presenter.moment(last_saved) if last_saved else t("never")
+                text = t.plural("resumed", "resumed.other", effect.answered,
+                                total=effect.total, when=when)
                 reply.screens.insert(0, Screen(escape(text)))
             elif isinstance(effect, fx.Completed):
                 reply.document = self._receipt(presenter, step.state, istat, municipality, effect)

@@ -195,6 +195,9 @@ def _repeat(row: Row, languages: list[str], default: str, names: Names, where: s
              and (other := (_text(row, "entry_name_other", languages) or {}).get(lang))}
     if words:
         repeat["entry_name"] = words
+    intro = _text(row, "hint", languages)
+    if intro:
+        repeat["intro"] = intro
     for key in ("previous_id", "label_item"):
         if row.get(key):
             repeat[key] = row[key]

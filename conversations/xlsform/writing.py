@@ -100,6 +100,7 @@ def _repeat_row(repeat: Repeat, put: Any, expression: Any) -> Row:
                 "repeat_count": str(repeat.max_entries)}
     put(row, "label", repeat.text)
     put(row, "add_prompt", repeat.add_prompt)
+    put(row, "hint", repeat.intro)  # like a group's hint: the text before its first entry
     if repeat.entry_name:
         put(row, "entry_name_one", {k: v.one for k, v in repeat.entry_name.items()})
         put(row, "entry_name_other", {k: v.other for k, v in repeat.entry_name.items()})

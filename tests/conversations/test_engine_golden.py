@@ -399,6 +399,7 @@ def test_shipped_questionnaire_end_to_end() -> None:
     text("sì")  # lead municipality
     text("Ambito Territoriale Sociale n. 5")
     choose(0)  # district practices included
+    choose(0)  # the municipality has practices to report
     practices = [
         ("Centro per le famiglie", (0, 4), "01/09/2018", "1.234,50", "250"),
         ("Nido aperto d'estate", (0, 5), "1 giugno 2019", "€ 12.000", "40"),
@@ -417,6 +418,7 @@ def test_shipped_questionnaire_end_to_end() -> None:
         toggle(0, 4)  # funding sources: Intese + municipal
         text(amount)
         text("1.000" if number == 0 else "0")
+        text("200" if number == 0 else "0")  # the share from municipal funds
         send(ev.Skip(seq=state.seq))  # partners
         text(people)
         send(ev.Skip(seq=state.seq))  # results
@@ -446,6 +448,7 @@ def test_shipped_questionnaire_end_to_end() -> None:
     assert first["title"] == "Centro per le famiglie"
     assert first["areas"] == ["infanzia", "centri_famiglie"]
     assert first["level"] == "comunale"
+    assert first["funding_municipal_amount"] == "200.00"
     assert first["start_date"] == "2018-09-01"
     assert first["funding_sources"] == ["fondo_famiglia_intese", "fondi_comunali"]
     assert first["funding_amount"] == "1234.50"

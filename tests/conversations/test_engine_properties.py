@@ -199,7 +199,7 @@ def _scripted_states() -> list[State]:
     fresh = start(Q, NOW).state
     state = fresh
     answers: list[str] = ["1", "Mario Rossi", "Servizi sociali", "mario.rossi@comune.esempio.it"]
-    answers += ["055 1234567", "sì", "Ambito 5", "sì"]
+    answers += ["055 1234567", "sì", "Ambito 5", "sì", "sì"]  # ..., has practices
     for inp in [ev.TextAnswer(a) for a in answers]:
         state = advance(Q, state, inp, NOW).state
     for title in ("Centro famiglie", "Nido estivo"):

@@ -100,8 +100,8 @@ def test_receipt_in_italian(questionnaire: Questionnaire) -> None:
         "Il questionario è per il Comune di Forlì (Forlì-Cesena, Emilia-Romagna). È corretto?",
         "Niccolò D’Annunzio",
         "Servizi Sociali – responsabile del servizio",
-        "Buona pratica n. 1",
-        "Buona pratica n. 2",
+        "Buona pratica 1",
+        "Buona pratica 2",
         "Centro per le famiglie «Il Girasole» n. 2 – l’ascolto ?",  # the emoji as "?"
         "Centri per le famiglie, Altro, specificare: Mediazione dei conflitti",
         "01/09/2018",
@@ -129,7 +129,7 @@ def test_receipt_in_english(questionnaire: Questionnaire) -> None:
         "Forlì (Forlì-Cesena) – ISTAT code 040012",
         "Submitted on:",
         "31/07/2019 at 23:59",
-        "Good practice no. 2",
+        "Good practice 2",
         "Write the title of the good practice.",
         "Total amount of funding, in euros.",
         "1.234,50\xa0€",  # values keep the Italian formats

@@ -150,7 +150,7 @@ async def test_sigkill_mid_questionnaire_loses_nothing(
     await bot.start()
     try:
         await ack(double, say(double, "/start"), "identificativo abilitante")
-        await ack(double, say(double, code), "Domanda 1 di 8")
+        await ack(double, say(double, code), "Domanda 1 di 10")
         await ack(double, press(double, "Sì"), "nome e cognome")
         await ack(double, say(double, "Mario Rossi"), "ufficio o servizio")
         await ack(double, say(double, "Servizi Sociali"), "indirizzo email")
@@ -176,10 +176,10 @@ async def test_sigkill_mid_questionnaire_loses_nothing(
         await bot.start()
         await ack(double, say(double, "/riprendi"), "capofila")
         resumed = texts(double)[-2]
-        assert "Bentornato! Hai risposto a 5 domande su 8" in resumed, resumed
-        assert "Domanda 6 di 8" in texts(double)[-1]
+        assert "Bentornato! Hai risposto a 5 domande su 10" in resumed, resumed
+        assert "Domanda 6 di 10" in texts(double)[-1]
         # Going on works, and the restart replayed nothing into the answers.
-        await ack(double, press(double, "No"), "Buona pratica: ne hai inserite 0")
+        await ack(double, press(double, "No"), "A quale Ambito o Distretto")
         values, changes = stored(database)
         assert values == {**acknowledged, "is_lead_municipality": False}
         assert len(changes) == len(acknowledged) + 1
@@ -209,7 +209,7 @@ async def test_kill_at_any_moment_keeps_answers_and_history_consistent(
     await bot.start()
     try:
         await ack(double, say(double, "/start"), "identificativo abilitante")
-        await ack(double, say(double, code), "Domanda 1 di 8")
+        await ack(double, say(double, code), "Domanda 1 di 10")
         await ack(double, press(double, "Sì"), "nome e cognome")
         for delay in (0.0, 0.003, 0.01, 0.03):
             question = texts(double)[-1]
