@@ -221,7 +221,8 @@ class TicketService:
         info["progress"] = f"{row.answered}/{row.total} – {status}"
         if item_id is not None and progress is not None:
             info["position"] = t("progress", position=progress.position, total=progress.total,
-                                 section=progress.section, sections=progress.sections)
+                                 section=progress.section, sections=progress.sections,
+                                 percent=progress.percent)
             presenter = flow.presenter(STAFF_LANG, municipality)
             info["question"] = presenter.text(presenter.item(item_id).text)
         return info
