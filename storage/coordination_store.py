@@ -45,6 +45,7 @@ class Target:
     stage: str
     answered: int
     total: int
+    revision: int = 0  # > 0 while in progress: submitted before, then reopened
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,21 +108,21 @@ class CoordinationStore:
         """Every officer bound to a municipality, with that municipality's stage."""
         rows = await self.store.fetchall(
             "SELECT o.user_id, o.istat, o.language, o.first_name, o.username, o.unreachable_at, "
-            "r.status, r.answered, r.total FROM officers o LEFT JOIN responses r "
+            "r.status, r.answered, r.total, r.revision FROM officers o LEFT JOIN responses r "
             "ON r.istat = o.istat AND r.questionnaire_id = ? "
             "WHERE o.istat IS NOT NULL ORDER BY o.user_id",
             questionnaire_id,
         )
         return [
             Target(int(r[0]), str(r[1]), str(r[2]), str(r[3] or ""), r[4], r[5] is not None,
-                   stage_of(r[6], r[7]), int(r[7] or 0), int(r[8] or 0))
+                   stage_of(r[6], r[7]), int(r[7] or 0), int(r[8] or 0), int(r[9] or 0))
             for r in rows
         ]
 
     async def target(self, questionnaire_id: str, user_id: int) -> Target | None:
         row = await self.store.fetchone(
             "SELECT o.user_id, o.istat, o.language, o.first_name, o.username, o.unreachable_at, "
-            "r.status, r.answered, r.total FROM officers o LEFT JOIN responses r "
+            "r.status, r.answered, r.total, r.revision FROM officers o LEFT JOIN responses r "
             "ON r.istat = o.istat AND r.questionnaire_id = ? WHERE o.user_id = ?",
             questionnaire_id, user_id,
         )
@@ -129,7 +130,7 @@ class CoordinationStore:
             return None
         return Target(int(row[0]), str(row[1]), str(row[2]), str(row[3] or ""), row[4],
                       row[5] is not None, stage_of(row[6], row[7]), int(row[7] or 0),
-                      int(row[8] or 0))
+                      int(row[8] or 0), int(row[9] or 0))
 
     async def municipality_stages(self, questionnaire_id: str) -> dict[str, str]:
         """Stage of every municipality with an active access code or a response."""
@@ -145,6 +146,15 @@ class CoordinationStore:
         ):
             stages[str(r[0])] = stage_of(r[1], r[2])
         return stages
+
+    async def reopened(self, questionnaire_id: str) -> set[str]:
+        """Municipalities that submitted, then reopened: in progress again, not yet resent."""
+        rows = await self.store.fetchall(
+            "SELECT istat FROM responses WHERE questionnaire_id = ? "
+            "AND status = 'in_progress' AND revision > 0",
+            questionnaire_id,
+        )
+        return {str(r[0]) for r in rows}
 
     # --- reminders -------------------------------------------------------------------
     async def plan(self) -> Plan | None:

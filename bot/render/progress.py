@@ -58,6 +58,7 @@ class ProgressReport:
     regions: dict[str, Tally] = field(default_factory=dict)
     not_started: list[Municipality] = field(default_factory=list)
     unknown_istat: list[str] = field(default_factory=list)
+    reopened: int = 0  # in progress again after a submission (counted as in progress)
 
 
 async def compute(
@@ -78,6 +79,7 @@ async def compute(
             else:
                 report.unknown_istat.append(istat)
     report.not_started.sort(key=lambda m: (m.region, m.name, m.istat))
+    report.reopened = len(await cstore.reopened(questionnaire_id))
     return report
 
 
@@ -114,6 +116,9 @@ def summary_html(report: ProgressReport, t: Translator, tz: str) -> str:
         count = report.overall.get(stage)
         lines.append(f"{marks[stage]} {_stage_label(stage, t)}: <b>{_number(count, t)}</b> "
                      f"({percent(count, total, t)})")
+        if stage == IN_PROGRESS and report.reopened:
+            reopened = _number(report.reopened, t)
+            lines.append(f"   ↳ {t('coord.progress.reopened')}: <b>{reopened}</b>")
     lines.append("")
     lines.append(t("coord.progress.by_region"))
     for region, tally in report.regions.items():
@@ -192,6 +197,9 @@ def terminal_text(report: ProgressReport, t: Translator, tz: str, *, with_list: 
         count = report.overall.get(stage)
         out.append(f"  {_stage_label(stage, t):<18}{_number(count, t):>8}"
                    f"{percent(count, total, t):>8}")
+        if stage == IN_PROGRESS and report.reopened:
+            out.append(f"    ↳ {plain(t('coord.progress.reopened'))}: "
+                       f"{_number(report.reopened, t)}")
     out.append("")
     header = [t("coord.progress.col_region")] + [_stage_label(s, t) for s in STAGES] + [
         t("coord.progress.col_total")]

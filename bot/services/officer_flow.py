@@ -242,6 +242,7 @@ class OfficerFlow:
             total = engine.progress_counts(self.q, engine.start(self.q, self.clock()).state)[1]
         else:
             status = (t("status.submitted", revision=row.revision) if row.status == "submitted"
+                      else t("status.reopened", revision=row.revision) if row.revision
                       else t("status.in_progress"))
             answered, total, when = row.answered, row.total, presenter.moment(row.updated_at)
         text = t(

@@ -185,6 +185,9 @@ class ReminderService:
         else:
             position = t("reminder.left", left=left, total=target.total)
         when = formatting.moment(deadline, self.timezone, t)
+        if target.revision > 0 and target.stage != SUBMITTED:
+            # Submitted, then reopened: what changed is not sent until it is submitted again.
+            position += " " + t("reminder.reopened", revision=target.revision)
         text = t("reminder.text", comune=escape(name), deadline=when, position=position)
         return text, [[Button(t("reminder.resume"), cb.bot_action("resume"))]]
 

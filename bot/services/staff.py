@@ -134,7 +134,9 @@ class StaffService:
             status = t("status.submitted", revision=row.revision)
             answered, total = row.answered, str(row.total)
         else:
-            status, answered, total = t("status.in_progress"), row.answered, str(row.total)
+            status = (t("status.reopened", revision=row.revision) if row.revision
+                      else t("status.in_progress"))
+            answered, total = row.answered, str(row.total)
         submitted = presenter.moment(row.submitted_at) if row and row.submitted_at else t("never")
         await self.store.audit(operator.user_id, "municipality.view", istat, {},
                                self.flow.clock())

@@ -216,7 +216,8 @@ class TicketService:
             return info
         nav = await flow.store.navigation(sender.user_id, response_id(flow.q.id, istat))
         item_id, progress = engine.position(flow.q, State.join(row.state, nav))
-        status = t("status.submitted" if row.status == "submitted" else "status.in_progress",
+        status = t("status.submitted" if row.status == "submitted"
+                   else "status.reopened" if row.revision else "status.in_progress",
                    revision=row.revision)
         info["progress"] = f"{row.answered}/{row.total} – {status}"
         if item_id is not None and progress is not None:
