@@ -391,10 +391,7 @@ class Presenter:
             if rule is not None and rule.message:
                 return self.text(rule.message)
         counted = _PLURAL_ERRORS.get(effect.key)
-        if counted is not None and isinstance(params.get(counted), int):
-            count = params.pop(counted)
-            return self.t.plural(f"error.{effect.key}", f"error.{effect.key}.other", count,
-                                 **params)
+        count = params.pop(counted) if counted is not None else None
         for key in ("min", "max"):
             if key in params and params[key] is not None:
                 params[key] = (
@@ -404,6 +401,9 @@ class Presenter:
                 )
         if "deadline" in params and params["deadline"] is not None:
             params["deadline"] = self.moment(params["deadline"].isoformat())
+        if isinstance(count, int):
+            return self.t.plural(f"error.{effect.key}", f"error.{effect.key}.other", count,
+                                 **params)
         return self.t(f"error.{effect.key}", **params)
 
     def refs(self, refs: tuple[fx.ItemRef, ...]) -> str:
@@ -440,8 +440,11 @@ class Presenter:
         elif ask.editing and (ask.current is not None or ask.current_unknown):
             shown = self.value(item, ask.current, unknown=ask.current_unknown)
             lines.append(escape(t("current_answer", value=_shorten(shown, 500))))
-        hint_params = {"max": item.max_length} if item.type is ItemType.LONG_TEXT else {}
-        lines.append(escape(t(f"hint.{item.type.value}", **hint_params)))
+        if item.type is ItemType.LONG_TEXT:
+            hint = t.plural("hint.long_text", "hint.long_text.other", item.max_length or 0)
+        else:
+            hint = t(f"hint.{item.type.value}")
+        lines.append(escape(hint))
         return Screen("\n".join(lines), self.item_buttons(item, ask), is_prompt=True)
 
     def item_buttons(self, item: Item, ask: fx.AskItem) -> list[list[Button]]:
@@ -642,4 +645,6 @@ _PLURAL_ERRORS = {
     "too_many_selections": "max",
     "min_entries": "min",
     "max_entries": "max",
+    "too_short": "min",
+    "too_long": "length",
 }

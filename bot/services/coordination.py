@@ -153,7 +153,8 @@ class CoordinationService:
     async def announce(self, user_id: int, t: Translator) -> CoordResult:
         async with self.flow.lock(f"chat:{user_id}"):
             await self.cstore.save_draft(user_id, "text", self.flow.clock())
-            return CoordResult([Screen(t("broadcast.ask_text", limit=MAX_TEXT))])
+            return CoordResult([Screen(t.plural("broadcast.ask_text", "broadcast.ask_text.other",
+                                                MAX_TEXT))])
 
     async def cancel(self, user_id: int, language_code: str | None) -> CoordResult:
         """/annulla while drafting an announcement (otherwise the tickets' /annulla)."""
@@ -176,8 +177,9 @@ class CoordinationService:
                 return CoordResult(handled=False)  # a forgotten /annuncio: an ordinary message
             t = await self.translator_for(user_id, language_code)
             if len(html) > MAX_TEXT:
-                return CoordResult([Screen(escape(t("broadcast.too_long", length=len(html),
-                                                    limit=MAX_TEXT)))])
+                return CoordResult([Screen(escape(t.plural(
+                    "broadcast.too_long", "broadcast.too_long.other", len(html),
+                    limit=MAX_TEXT)))])
             await self.cstore.save_draft(user_id, "audience", now, text=html)
             return CoordResult([await self._audience_screen(t)], draft_shown=True)
 
@@ -221,7 +223,8 @@ class CoordinationService:
         body = t("broadcast.preview", message=self.broadcasts.render(ANNOUNCEMENT, text, t.lang),
                  count=len(targets), audience=label)
         if excluded:
-            body += "\n" + t("broadcast.preview_excluded", count=excluded)
+            body += "\n" + t.plural("broadcast.preview_excluded",
+                                    "broadcast.preview_excluded.other", excluded)
         back = Button(t("broadcast.back"), cb.staff(CO, "back"))
         cancel = Button(t("broadcast.cancel"), cb.staff(CO, "no"))
         if not targets:
@@ -305,8 +308,9 @@ class CoordinationService:
         parts = progress.not_started_parts(report, t)
         if len(parts) > progress.LIST_MAX_MESSAGES:
             out.append(File(progress.not_started_csv(report), "comuni_non_iniziati.csv",
-                            t("coord.progress.list_as_file",
-                              count=len(report.not_started) + len(report.unknown_istat))))
+                            t.plural("coord.progress.list_as_file",
+                                     "coord.progress.list_as_file.other",
+                                     len(report.not_started) + len(report.unknown_istat))))
         else:
             out.extend(Screen(part) for part in parts)
         return CoordResult(out)

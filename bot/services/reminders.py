@@ -180,10 +180,8 @@ class ReminderService:
             position = t("reminder.not_started")
         elif left == 0:
             position = t("reminder.all_answered")
-        elif left == 1:
-            position = t("reminder.left_one", total=target.total)
         else:
-            position = t("reminder.left", left=left, total=target.total)
+            position = t.plural("reminder.left_one", "reminder.left", left, total=target.total)
         when = formatting.moment(deadline, self.timezone, t)
         if target.revision > 0 and target.stage != SUBMITTED:
             # Submitted, then reopened: what changed is not sent until it is submitted again.

@@ -163,7 +163,8 @@ class StaffService:
         count = await self.store.clear_failures(target)
         await self.store.audit(operator.user_id, "login.unlock", str(target),
                                {"cleared": count}, self.flow.clock())
-        return StaffResult([Screen(escape(t("staff.unlocked", user=query, count=count)))])
+        return StaffResult([Screen(escape(t.plural("staff.unlocked", "staff.unlocked.other", count,
+                                                   user=query)))])
 
     async def unbind(self, operator: Operator, query: str) -> StaffResult:
         """Unbind an officer (someone who left the office), audited; they are told

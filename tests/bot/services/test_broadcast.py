@@ -105,7 +105,7 @@ async def test_announcement_dialogue_pacing_and_report(desk: Harness) -> None:
     await h.press(COORDINATOR, "Tutti (59)")
     preview = h.last_text(COORDINATOR)
     assert "Destinatari: 59 (Tutti)" in preview
-    assert "Esclusi 1 referenti" in preview
+    assert "Escluso 1 referente che ha bloccato il bot" in preview
     stage = await one(store,
         "SELECT stage, audience FROM broadcast_drafts WHERE coordinator_id = ?", COORDINATOR)
     assert tuple(stage) == ("preview", "all")
