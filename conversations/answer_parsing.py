@@ -15,6 +15,11 @@ from conversations.schema import CHOICE_TYPES, Item, ItemType
 MAX_CHOICE_TEXT = 200
 YES_WORDS = frozenset({"si", "sì", "s", "yes", "y"})
 NO_WORDS = frozenset({"no", "n"})
+# Typed instead of pressing "Non so" (accepted only where the item allows it).
+UNKNOWN_WORDS = frozenset({
+    "non so", "non lo so", "non saprei", "non applicabile", "n/a", "na", "n.a.", "n.d.",
+    "nd", "don't know", "dont know", "do not know", "not applicable", "unknown",
+})
 
 
 @lru_cache(maxsize=256)
@@ -50,6 +55,11 @@ def _check_text(item: Item, text: str) -> str:
         if rule.pattern is not None and not _compiled(rule.pattern).fullmatch(text):
             raise InputError("pattern_mismatch", item=item.id)
     return text
+
+
+def is_unknown_word(text: str) -> bool:
+    folded = _fold(text)
+    return folded in UNKNOWN_WORDS or " ".join(folded.rstrip(".!").split()) in UNKNOWN_WORDS
 
 
 def choice_indexes(item: Item, text: str, offered: tuple[int, ...] | None = None) -> list[int]:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from conversations import effects as fx
 from conversations import inputs as ev
-from conversations.answer_parsing import choice_indexes, parse_text_answer
+from conversations.answer_parsing import choice_indexes, is_unknown_word, parse_text_answer
 from conversations.expressions import Expression
 from conversations.layout import Compiled, Slot, compiled, needs_other_text, typed, typed_value
 from conversations.parsing import InputError
@@ -752,6 +752,10 @@ def _on_text(run: _Run, inp: ev.TextAnswer) -> None:
         run.advance_from(cursor)
         return
     item = run.current_item()
+    if item.allow_unknown and is_unknown_word(inp.text):  # typed "non so", "n/a"
+        run.save(item, None, unknown=True)
+        run.after_save(item)
+        return
     try:
         if item.type in (ItemType.SINGLE_CHOICE, ItemType.YES_NO):
             picked = choice_indexes(item, inp.text, run.offered(item, s.cursor.entry))

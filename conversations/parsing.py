@@ -154,6 +154,9 @@ _NUMERIC_DATE = re.compile(r"([0-9]{1,2})\s*([/.-])\s*([0-9]{1,2})\s*\2\s*([0-9]
 _ISO_DATE = re.compile(r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})")
 # "31 luglio 2019", "1° agosto 2019", "31-lug-2019", "31 jul. 2019"
 _TEXT_DATE = re.compile(r"([0-9]{1,2})\s*[°º]?[\s/.,-]+([a-z]+)[\s/.,-]+([0-9]{4}|[0-9]{2})")
+# "marzo 2018", "03/2018": a month without its day
+_MONTH_YEAR = re.compile(r"([a-z]+)\.?[\s/.,-]+([0-9]{4})")
+_NUMERIC_MONTH_YEAR = re.compile(r"([0-9]{1,2})\s*[/.-]\s*([0-9]{4})")
 # "July 31, 2019"
 _TEXT_DATE_MONTH_FIRST = re.compile(r"([a-z]+)\.?\s+([0-9]{1,2})(?:st|nd|rd|th)?,?\s+([0-9]{4})")
 
@@ -169,6 +172,12 @@ def parse_date(text: str) -> date:
         return _make_date(m[3], _MONTHS.get(m[2], 0), m[1])
     if m := _TEXT_DATE_MONTH_FIRST.fullmatch(s):
         return _make_date(m[3], _MONTHS.get(m[1], 0), m[2])
+    month_year = _MONTH_YEAR.fullmatch(s) or _NUMERIC_MONTH_YEAR.fullmatch(s)
+    if month_year:
+        month = _MONTHS.get(month_year[1], 0) if month_year[1].isalpha() else int(month_year[1])
+        if 1 <= month <= 12 and MIN_YEAR <= int(month_year[2]) <= MAX_YEAR:
+            # Suggest the first of the month rather than guessing it silently.
+            raise InputError("date_without_day", example=f"01/{month:02d}/{month_year[2]}")
     raise InputError("invalid_date", example=_DATE_EXAMPLE)
 
 

@@ -433,6 +433,7 @@ class Presenter:
         if not item.required and item.asks:
             question += f" <i>{escape(t('optional'))}</i>"
         lines.append(question)
+        # One hint: the item's own help, else the hint of its type.
         if item.help:
             lines.append(f"<i>{escape(self.computed(self.text(item.help), ask.computed))}</i>")
         if ask.pending is not None:
@@ -440,11 +441,12 @@ class Presenter:
         elif ask.editing and (ask.current is not None or ask.current_unknown):
             shown = self.value(item, ask.current, unknown=ask.current_unknown)
             lines.append(escape(t("current_answer", value=_shorten(shown, 500))))
-        if item.type is ItemType.LONG_TEXT:
-            hint = t.plural("hint.long_text", "hint.long_text.other", item.max_length or 0)
-        else:
-            hint = t(f"hint.{item.type.value}")
-        lines.append(escape(hint))
+        if not item.help:
+            if item.type is ItemType.LONG_TEXT:
+                hint = t.plural("hint.long_text", "hint.long_text.other", item.max_length or 0)
+            else:
+                hint = t(f"hint.{item.type.value}")
+            lines.append(escape(hint))
         return Screen("\n".join(lines), self.item_buttons(item, ask), is_prompt=True)
 
     def item_buttons(self, item: Item, ask: fx.AskItem) -> list[list[Button]]:

@@ -237,7 +237,7 @@ def test_parse_date(text: str, expected: date) -> None:
         "31/07/219",
         "2019-02-30",
         "31 foo 2019",
-        "luglio 2019",
+        "luglio 2019x",
         "31 luglio",
         "31/07/1800",
         "31/07/2150",
@@ -452,3 +452,33 @@ def test_huge_inputs_are_refused(parser: Callable[[str], object], text: str) -> 
     # How fast: python -m bench.hot_paths.
     with pytest.raises(InputError):
         parser(text)
+
+
+# --- issue 10: a month without its day, typed "non so" ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "example"),
+    [("marzo 2018", "01/03/2018"), ("Settembre 2019", "01/09/2019"), ("03/2018", "01/03/2018")],
+)
+def test_month_and_year_suggests_the_first_of_the_month(text: str, example: str) -> None:
+    from conversations.parsing import parse_date
+
+    with pytest.raises(InputError) as raised:
+        parse_date(text)
+    assert raised.value.key == "date_without_day"
+    assert raised.value.params == {"example": example}
+
+
+@pytest.mark.parametrize("text", ["non so", "Non lo so", "N/A", "n.a.", "non applicabile", "NA"])
+def test_unknown_words(text: str) -> None:
+    from conversations.answer_parsing import is_unknown_word
+
+    assert is_unknown_word(text)
+
+
+@pytest.mark.parametrize("text", ["no", "nasa", "non", "sì"])
+def test_not_unknown_words(text: str) -> None:
+    from conversations.answer_parsing import is_unknown_word
+
+    assert not is_unknown_word(text)

@@ -287,3 +287,27 @@ async def test_reopen_shows_in_status_and_in_surveybot_status(harness: Harness) 
     assert in_progress.split()[2] == "1"
     assert any("di cui riaperti dopo l'invio: 1" in line for line in lines), out
     assert await rows(h, "SELECT istat, status FROM responses") == [(FIRENZE, "in_progress")]
+
+
+async def test_one_hint_a_month_without_day_and_a_typed_non_so(harness: Harness) -> None:
+    h = harness
+    await to_practices_menu(h)
+    await h.press(OFFICER, "➕ Aggiungi")
+    title = h.last_text(OFFICER)
+    # The item's own help, and not the type's hint as well.
+    assert "Un titolo breve e riconoscibile" in title and "Scrivi la risposta." not in title
+    await h.send(OFFICER, "Centro")
+    await h.press(OFFICER, "▫️ Infanzia")
+    await h.press(OFFICER, "✔️ Conferma")
+    description = h.last_text(OFFICER)
+    assert "Massimo 1500 caratteri" in description and "al massimo 1500" not in description
+    await h.send(OFFICER, "Descrizione.")
+    await h.press(OFFICER, "▫️ Genitori")
+    await h.press(OFFICER, "✔️ Conferma")
+    await h.press(OFFICER, "Comunale")
+    await h.send(OFFICER, "marzo 2018")
+    assert "Manca il giorno" in h.last_text(OFFICER) and "01/03/2018" in h.last_text(OFFICER)
+    await h.send(OFFICER, "non so")
+    assert "È ancora in corso?" in h.last_text(OFFICER)
+    practice = (await answers(h))["practices"][0]
+    assert practice["start_date"] is None and practice["_unknown"] == ["start_date"]
