@@ -73,6 +73,8 @@ class Item(_Model):
     id: ItemId
     type: ItemType
     text: Text
+    # A short name ("Nome e cognome") for the review, the receipt, export headers, the map.
+    label: Text | None = None
     help: Text | None = None
     required: bool = True
     # Offers a "non so / non applicabile" answer.
@@ -228,6 +230,11 @@ def parse_questionnaire(source: str) -> Questionnaire:
 
 def shipped_questionnaire_path() -> Path:
     return Path(__file__).parent / "data" / "family_policies.yaml"
+
+
+def short_text(item: Item) -> Text:
+    """An item's short label, falling back to its question."""
+    return item.label or item.text
 
 
 def text_for(text: Text | None, lang: str, default_lang: str = "it") -> str:

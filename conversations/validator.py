@@ -322,6 +322,7 @@ class _Linter:
                 item = element.item
                 self.check_text(element.label, "text", item.text)
                 self.check_text(element.label, "help", item.help)
+                self.check_text(element.label, "label", item.label)
                 for choice in item.choices:
                     self.check_text(element.label, f"choice '{choice.value}' label", choice.label)
                 if item.validation is not None:

@@ -25,6 +25,7 @@ from conversations.schema import (
     Questionnaire,
     Repeat,
     plural_for,
+    short_text,
     text_for,
 )
 
@@ -414,7 +415,7 @@ class Presenter:
                 names.append(self.t.plural("missing_entry", "missing_entries", least,
                                            name=self.entry_words(ref.item, least)))
                 continue
-            text = _shorten(self.text(self.item(ref.item).text), 60)
+            text = _shorten(self.text(short_text(self.item(ref.item))), 60)
             if ref.entry is not None and ref.repeat:
                 text = f"{self._repeat_text.get(ref.repeat, '')} {ref.entry + 1}: {text}"
             names.append(f"«{text}»")
@@ -554,7 +555,7 @@ class Presenter:
                 shown = t("value.skipped")
             else:
                 shown = self.value(item, line.value, unknown=line.unknown, other=line.other)
-            question = _shorten(self.text(item.text), 90)
+            question = _shorten(self.text(short_text(item)), 90)
             ref = fx.ItemRef(line.ref.item, line.ref.repeat, line.ref.entry)
             mark = "⚠️ " if ref in review.missing else ""
             if ref in review.flagged:

@@ -21,7 +21,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from bot.render.presenter import Presenter
-from conversations.schema import Item, Repeat
+from conversations.schema import Item, Repeat, short_text
 
 ENCODING = "windows-1252"
 FONT = "Helvetica"
@@ -259,7 +259,7 @@ def _answers(presenter: Presenter, items: tuple[Item, ...],
     for item in items:
         answer = _answered(item, values)
         if answer is not None:
-            out.append((presenter.text(item.text), _formatted(presenter, item, answer)))
+            out.append((presenter.text(short_text(item)), _formatted(presenter, item, answer)))
     return out
 
 

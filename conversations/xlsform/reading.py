@@ -246,6 +246,9 @@ def _item(
     help_text = _text(row, "hint", languages)
     if help_text:
         item["help"] = help_text
+    short = _text(row, "short_label", languages)
+    if short:
+        item["label"] = short
     if kind is not ItemType.NOTE:
         item["required"] = _flag(row.get("required"))
     if _flag(row.get("allow_unknown")):

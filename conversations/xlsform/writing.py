@@ -165,6 +165,7 @@ def _item_rows(item: Item, sheets: Sheets, put: Any, expression: Any) -> bool:
         row["appearance"] = "multiline"
     put(row, "label", item.text)
     put(row, "hint", item.help)
+    put(row, "short_label", item.label)
     if item.asks and item.required:
         row["required"] = "yes"
     if item.allow_unknown:

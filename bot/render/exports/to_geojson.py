@@ -31,6 +31,7 @@ from conversations.schema import (
     Questionnaire,
     Repeat,
     plural_for,
+    short_text,
 )
 
 SPREAD_METRES = 100.0  # distance between markers of one municipality
@@ -114,7 +115,7 @@ class _Features:
         lines = [f"**Comune di {where}**", ""]
         for item, label in self.fields:
             title = (self.values.text(label) if label
-                     else shorten(self.values.text(item.text), 40, one_line=True).rstrip(".?:"))
+                     else shorten(self.values.text(short_text(item)), 40, one_line=True).rstrip(".?:"))
             if item.type is ItemType.URL:
                 website = str(entry.get(item.id) or "")
                 if _SAFE_URL.match(website):

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from bot.render.i18n import translator
 from bot.render.presenter import Presenter
 from bot.render.text import shorten
-from conversations.schema import CHOICE_TYPES, Item, ItemType, Questionnaire
+from conversations.schema import CHOICE_TYPES, Item, ItemType, Questionnaire, short_text
 
 Cell = str | int | Decimal | date | datetime | None
 
@@ -38,7 +38,7 @@ class ItalianValues:
 
     def header(self, item: Item) -> str:
         """The question, shortened, with the item id to keep headers unique."""
-        return f"{shorten(self.text(item.text), HEADER_CHARS, one_line=True)} [{item.id}]"
+        return f"{shorten(self.text(short_text(item)), HEADER_CHARS, one_line=True)} [{item.id}]"
 
     def yes_no(self, value: bool) -> str:
         return self.t("value.yes") if value else self.t("value.no")

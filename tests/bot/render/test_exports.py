@@ -152,8 +152,9 @@ async def test_csv_responses_and_practices(store: Store, q: Questionnaire, tmp_p
                           "Inviato il"]
     assert len(set(header)) == len(header)
     assert all(len(h) <= 60 + len(" [district_practices_included]") for h in header)
-    assert header[column(header, "municipality_confirmed")].startswith(
-        "Il questionario è per il Comune di … (…, …)")
+    # Column headers use the items' short labels.
+    assert header[column(header, "municipality_confirmed")] == (
+        "Comune corretto [municipality_confirmed]")
     by_istat = {row[0]: row for row in rows}
     assert list(by_istat) == ["015146", "048017"]  # drafts only on request
     fi, mi = by_istat["048017"], by_istat["015146"]
@@ -332,9 +333,8 @@ async def test_geojson_follows_the_files_map_section(store: Store, q: Questionna
     [centre] = [f["properties"] for f in features
                 if f["properties"]["name"] == "Centro per le famiglie Il Melograno"]
     assert centre["anno"] is True and "area" not in centre
-    # Without a label the item's own text names the line.
-    assert centre["description"].endswith(
-        "**Scrivi il titolo della buona pratica:** Centro per le famiglie Il Melograno")
+    # Without a map label the item's short label names the line.
+    assert centre["description"].endswith("**Titolo:** Centro per le famiglie Il Melograno")
     without = q.model_copy(update={"map": None})
     with pytest.raises(NoMapError):
         await export(store, without, MunicipalityRegistry.load(), "geojson", out)

@@ -95,9 +95,10 @@ def test_receipt_in_italian(questionnaire: Questionnaire) -> None:
         "Forlì (Forlì-Cesena) – codice ISTAT 040012",
         "31/07/2019 alle 23:59",
         code,
-        # Section titles, questions (placeholders filled) and answers.
+        # Section titles, the items' short labels and answers.
         "Compilatore",
-        "Il questionario è per il Comune di Forlì (Forlì-Cesena, Emilia-Romagna). È corretto?",
+        "Comune corretto",
+        "Nome e cognome",
         "Niccolò D’Annunzio",
         "Servizi Sociali – responsabile del servizio",
         "Buona pratica 1",
@@ -113,7 +114,7 @@ def test_receipt_in_italian(questionnaire: Questionnaire) -> None:
         "Pagina 1 di",
     ):
         assert expected in text, expected
-    assert text.count("Importo complessivo del finanziamento, in euro.") == 2
+    assert text.count("Finanziamento complessivo") == 2
     assert "Ricevuta " + code in text  # in the footer of every page
     # No notes, no unanswered or hidden items.
     assert "Scrivi /aiuto" not in text
@@ -130,8 +131,8 @@ def test_receipt_in_english(questionnaire: Questionnaire) -> None:
         "Submitted on:",
         "31/07/2019 at 23:59",
         "Good practice 2",
-        "Write the title of the good practice.",
-        "Total amount of funding, in euros.",
+        "Start date",
+        "Total funding",
         "1.234,50\xa0€",  # values keep the Italian formats
         "Don't know / not applicable",
         "Yes",
@@ -209,6 +210,6 @@ def test_odd_values_do_not_break_the_receipt(questionnaire: Questionnaire) -> No
     assert "non numerico" in text  # shown as stored
     assert "01-09-2018" in text
     assert "È ancora in corso?" not in text  # None without "non so": unanswered
-    assert "Scrivi il tuo nome e cognome.\n—" in text
+    assert "Nome e cognome\n—" in text
     assert "Ambito o Distretto sociale\n—" in text  # a section with nothing answered
     assert "ignored" not in text

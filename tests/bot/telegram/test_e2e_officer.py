@@ -491,7 +491,7 @@ async def test_review_jump_edit_and_return(harness: Harness) -> None:
     await to_review(h, OFFICER)
     await h.send(OFFICER, "/riepilogo")
     review = h.last_text(OFFICER)
-    assert "2. Scrivi il tuo nome e cognome.\n   ➜ Mario Rossi" in review
+    assert "2. Nome e cognome\n   ➜ Mario Rossi" in review  # the item's short label
     assert "Premi ✏️ e il numero per modificare una risposta" in review
     await h.press(OFFICER, "✏️ 2")
     asked = h.last_text(OFFICER)
@@ -500,7 +500,7 @@ async def test_review_jump_edit_and_return(harness: Harness) -> None:
     await h.send(OFFICER, "Giulia Verdi")
     back = h.last_text(OFFICER)
     assert "Riepilogo delle risposte" in back
-    assert "2. Scrivi il tuo nome e cognome.\n   ➜ Giulia Verdi" in back
+    assert "2. Nome e cognome\n   ➜ Giulia Verdi" in back
     assert_one_live_keyboard(h, OFFICER)
     # Changing an answer that opens follow-up questions asks them, then returns.
     await h.press(OFFICER, "✏️ 6")
@@ -1059,7 +1059,7 @@ async def test_english_aliases(harness: Harness) -> None:
     assert "Riepilogo delle risposte" in h.last_text(OFFICER)
     await h.send(OFFICER, "/submit")
     assert "Prima di inviare mancano queste risposte obbligatorie" in h.screen(OFFICER, 3)
-    assert "«Scrivi il tuo indirizzo email di lavoro.»" in h.screen(OFFICER, 3)
+    assert "«Email»" in h.screen(OFFICER, 3)
     await h.send(OFFICER, "/help")
     assert "Assistenza" in h.last_text(OFFICER)
     await h.send(OFFICER, "/language")
@@ -1179,8 +1179,8 @@ async def test_submit_with_missing_items_lists_them(harness: Harness) -> None:
     await h.send(OFFICER, "/invia")
     screen = h.screen(OFFICER, 3)
     assert "Prima di inviare mancano queste risposte obbligatorie" in screen
-    assert "«Indica l'ufficio o servizio di appartenenza e il tuo ruolo.»" in screen
+    assert "«Ufficio e ruolo»" in screen
     # The gate is missing, not the practices: they are asked only after a yes.
-    assert "«Il Comune ha buone pratiche" in screen and "almeno 1 buona pratica" not in screen
+    assert "«Buone pratiche da segnalare»" in screen and "almeno 1 buona pratica" not in screen
     assert "⚠️ Mancano" in h.last_text(OFFICER)
     assert await rows(h, "SELECT * FROM submissions") == []

@@ -177,7 +177,8 @@ async def test_municipality_with_no_practice_submits(harness: Harness) -> None:
     await h.press(OFFICER, "No")  # publish consent
     review = h.double.sent(OFFICER)[-1]["text"]
     assert "Tutte le risposte obbligatorie sono state date" in review
-    assert "Buone pratiche" not in review  # the group is hidden
+    assert not any(label.startswith("✏️ Buone pratiche") for label in h.labels(OFFICER))
+    assert "Buone pratiche: " not in review  # the group is hidden
     await h.send(OFFICER, "/salta")
     assert "non è più valido" not in h.last_text(OFFICER)
     assert "«📨 Invia il questionario»" in h.last_text(OFFICER)
@@ -186,6 +187,9 @@ async def test_municipality_with_no_practice_submits(harness: Harness) -> None:
     assert await rows(h, "SELECT revision FROM submissions") == [(1,)]
     submitted = json.loads((await rows(h, "SELECT answers_json FROM submissions"))[0][0])
     assert submitted["has_practices"] is False and submitted.get("practices", []) == []
+    # The central row (what the sync pushes, and `export --format json`) has no practice.
+    (payload,) = (await rows(h, "SELECT payload_json FROM outbox"))[0]
+    assert json.loads(payload)["answers"].get("practices", []) == []
     no_internal_error(h, OFFICER)
 
 
