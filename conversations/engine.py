@@ -1230,6 +1230,17 @@ def progress_counts(questionnaire: Questionnaire, state: State) -> tuple[int, in
     return sum(1 for slot in askable if run.answered(slot)), len(askable)
 
 
+def unfilled_refs(questionnaire: Questionnaire, state: State) -> frozenset[fx.ItemRef]:
+    """Visible questions left without an answer (skipped optional ones included)."""
+    run = _Run(questionnaire, state, datetime.min)
+    return frozenset(
+        slot.ref for slot in run.slots()
+        if slot.item is not None and slot.item.asks
+        and not (slot.item.id in (answers := run.slot_answers(slot)).values
+                 or slot.item.id in answers.unknown)
+    )
+
+
 def missing_refs(questionnaire: Questionnaire, state: State) -> tuple[fx.ItemRef, ...]:
     """Visible required items without an answer (and repeats short of entries)."""
     run = _Run(questionnaire, state, datetime.min)

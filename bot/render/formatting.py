@@ -38,3 +38,25 @@ def moment(value: datetime | str, tz: str, t: Translator) -> str:
         value = datetime.fromisoformat(value)
     local = value.astimezone(ZoneInfo(tz))
     return t("datetime", date=day(local.date()), time=format_time(local, "HH:mm", locale=LOCALE))
+
+
+# Italian area codes of two and three digits; the others have four ("0543").
+_AREA_2 = frozenset({"02", "06"})
+_AREA_3 = frozenset({
+    "010", "011", "013", "015", "019", "030", "031", "035", "039", "040", "041", "045",
+    "049", "050", "051", "055", "059", "070", "071", "075", "079", "080", "081", "085",
+    "089", "090", "091", "095", "099",
+})
+
+
+def phone(value: str) -> str:
+    """A stored "+39..." number in national form: "055 1234567", "333 123 4567"."""
+    digits = value[3:] if value.startswith("+39") else value
+    if not digits.isdigit():
+        return value  # not one of ours: shown as stored
+    if digits.startswith("3") and len(digits) == 10:  # mobile
+        return f"{digits[:3]} {digits[3:6]} {digits[6:]}"
+    if digits.startswith("0"):
+        area = 2 if digits[:2] in _AREA_2 else 3 if digits[:3] in _AREA_3 else 4
+        return f"{digits[:area]} {digits[area:]}"
+    return digits

@@ -158,6 +158,8 @@ class Presenter:
                 return formatting.day(value)
             if item.type is ItemType.INTEGER:
                 return formatting.integer(int(value))
+            if item.type is ItemType.PHONE:
+                return formatting.phone(str(value))
         except (TypeError, ValueError, ArithmeticError):
             pass  # an answer from another questionnaire version: shown as it was given
         return str(value)

@@ -21,6 +21,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from bot.render.presenter import Presenter
+from conversations.effects import ItemRef
 from conversations.schema import Item, Repeat, short_text
 
 ENCODING = "windows-1252"
@@ -40,6 +41,8 @@ LABELS: dict[str, dict[str, str]] = {
         "istat": "codice ISTAT",
         "revision": "Revisione",
         "submitted_at": "Inviato il",
+        "submitted_by": "Inviato da",
+        "contributors": "Hanno contribuito",
         "receipt_id": "Codice ricevuta",
         "receipt_id_hint": "Indica questo codice se contatti l'assistenza.",
         "page": "Pagina {page} di {pages}",
@@ -51,6 +54,8 @@ LABELS: dict[str, dict[str, str]] = {
         "istat": "ISTAT code",
         "revision": "Revision",
         "submitted_at": "Submitted on",
+        "submitted_by": "Submitted by",
+        "contributors": "Also contributed",
         "receipt_id": "Receipt id",
         "receipt_id_hint": "Please quote this code if you contact the assistance team.",
         "page": "Page {page} of {pages}",
@@ -252,14 +257,18 @@ def _formatted(presenter: Presenter, item: Item, answer: tuple[Any, bool, str | 
     return shown if shown.strip() else presenter.t("value.empty")
 
 
-def _answers(presenter: Presenter, items: tuple[Item, ...],
-             values: dict[str, Any]) -> list[tuple[str, str]]:
-    """(question, formatted answer) for the answered items, in questionnaire order."""
+def _answers(presenter: Presenter, items: tuple[Item, ...], values: dict[str, Any],
+             unfilled: frozenset[ItemRef], repeat: str | None = None,
+             entry: int | None = None) -> list[tuple[str, str]]:
+    """(question, formatted answer) for the answered items, in questionnaire order;
+    a visible question left empty (a skipped optional one) reads "non compilato"."""
     out = []
     for item in items:
         answer = _answered(item, values)
         if answer is not None:
             out.append((presenter.text(short_text(item)), _formatted(presenter, item, answer)))
+        elif ItemRef(item.id, repeat, entry) in unfilled:
+            out.append((presenter.text(short_text(item)), presenter.t("value.not_filled")))
     return out
 
 
@@ -288,6 +297,9 @@ def build_receipt(
     revision: int,
     submitted_at: str,
     response_id: str,
+    submitted_by: str = "",
+    contributors: tuple[str, ...] = (),
+    unfilled: frozenset[ItemRef] = frozenset(),
     compress: bool = True,
 ) -> bytes:
     """The A4 PDF receipt of one submission.
@@ -321,6 +333,10 @@ def build_receipt(
     out.field(labels["municipality"], f"{comune} ({provincia}) – {labels['istat']} {istat}")
     out.field(labels["revision"], str(revision))
     out.field(labels["submitted_at"], presenter.moment(submitted_at))
+    if submitted_by:
+        out.field(labels["submitted_by"], submitted_by)
+    if contributors:
+        out.field(labels["contributors"], ", ".join(contributors))
     out.font(10, "B")
     pdf.cell(LABEL_WIDTH, 6, pdf_safe(labels["receipt_id"] + ":"))
     pdf.set_font("Courier", "B", 12)
@@ -334,14 +350,15 @@ def build_receipt(
         shown = False
         for element in section.items:
             if isinstance(element, Item):
-                for question, value in _answers(presenter, (element,), answers):
+                for question, value in _answers(presenter, (element,), answers, unfilled):
                     out.answer(question, value)
                     shown = True
                 continue
             repeat_text = presenter.text(element.text)
             for number, entry in enumerate(_entries(element, answers), start=1):
                 out.entry_heading(presenter.t("entry_heading", repeat=repeat_text, number=number))
-                for question, value in _answers(presenter, element.items, entry):
+                for question, value in _answers(presenter, element.items, entry, unfilled,
+                                                element.id, number - 1):
                     out.answer(question, value, indent=INDENT)
                 shown = True
         if not shown:

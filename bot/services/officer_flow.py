@@ -9,7 +9,6 @@ and `bot.telegram.sender` turns the returned `Reply` into Bot API calls.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -374,7 +373,8 @@ class OfficerFlow:
                                 total=effect.total, when=when)
                 reply.screens.insert(0, Screen(escape(text)))
             elif isinstance(effect, fx.Completed):
-                reply.document = self._receipt(presenter, step.state, istat, municipality, effect)
+                reply.document = await self._receipt(
+                    presenter, step.state, istat, municipality, effect, officer)
         if notice is not None:
             reply.screens.insert(0, Screen(escape(presenter.edition_notice(notice.to_review))))
         if rejected:
@@ -502,21 +502,32 @@ class OfficerFlow:
             "answers": answers,
         }
 
-    def _receipt(
+    async def _receipt(
         self, presenter: Presenter, state: State, istat: str, municipality: Municipality | None,
-        effect: fx.Completed,
+        effect: fx.Completed, officer: Officer,
     ) -> Document:
-        from bot.render.receipt import build_receipt  # fpdf2 only when a receipt is made
+        from bot.render.receipt import build_receipt, receipt_id  # fpdf2 only when needed
 
         name = municipality.name if municipality else istat
+        rid = response_id(self.q.id, istat)
+        # Everyone else who changed an answer of this response, by their Telegram name.
+        others = await self.store.fetchall(
+            "SELECT DISTINCT o.user_id, o.first_name, o.username FROM answer_changes c "
+            "JOIN officers o ON o.user_id = c.user_id "
+            "WHERE c.response_id = ? AND c.user_id != ? AND o.istat = ? ORDER BY o.user_id",
+            rid, officer.user_id, istat,
+        )
         pdf = build_receipt(
             presenter, engine.answers_snapshot(self.q, state), comune=name,
             provincia=municipality.province if municipality else "", istat=istat,
-            revision=effect.revision, submitted_at=effect.submitted_at,
-            response_id=response_id(self.q.id, istat),
+            revision=effect.revision, submitted_at=effect.submitted_at, response_id=rid,
+            submitted_by=_officer_name(officer.first_name, officer.username),
+            contributors=tuple(_officer_name(str(r[1] or ""), r[2]) for r in others),
+            unfilled=engine.unfilled_refs(self.q, state),
         )
-        digest = hashlib.sha256(f"{istat}{effect.revision}".encode()).hexdigest()[:6]
-        filename = f"ricevuta_{istat}_rev{effect.revision}_{digest}.pdf"
+        # The same code as printed in the document, so the two can be matched.
+        code = receipt_id(rid, effect.revision, effect.submitted_at)
+        filename = f"ricevuta_{istat}_rev{effect.revision}_{code}.pdf"
         caption = presenter.t("receipt_caption", comune=name, revision=effect.revision)
         return Document(filename, pdf, caption)
 
@@ -539,6 +550,13 @@ def _entry_label(q: Questionnaire, removed: fx.EntryRemoved) -> str | None:
                 value = removed.old.get("values", {}).get(element.label_item)
                 return str(value) if value is not None else None
     return None
+
+
+def _officer_name(first_name: str, username: str | None) -> str:
+    name = first_name.strip()
+    if username:
+        name = f"{name} (@{username})" if name else f"@{username}"
+    return name or "—"
 
 
 def _ref(ref: fx.ItemRef) -> str:

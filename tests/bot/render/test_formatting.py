@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -34,3 +35,17 @@ def test_integer_round_trip(value: int) -> None:
 def test_date_round_trip(value: date) -> None:
     assert parse_date(formatting.day(value)) == value
     assert parse_date(value.isoformat()) == value
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("+390551234567", "055 1234567"),
+        ("+39021234567", "02 1234567"),
+        ("+390543712345", "0543 712345"),
+        ("+393331234567", "333 123 4567"),
+        ("not a number", "not a number"),
+    ],
+)
+def test_phone_in_national_format(stored: str, shown: str) -> None:
+    assert formatting.phone(stored) == shown

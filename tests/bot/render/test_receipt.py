@@ -213,3 +213,26 @@ def test_odd_values_do_not_break_the_receipt(questionnaire: Questionnaire) -> No
     assert "Nome e cognome\n—" in text
     assert "Ambito o Distretto sociale\n—" in text  # a section with nothing answered
     assert "ignored" not in text
+
+
+def test_receipt_names_officers_marks_unfilled_and_shows_national_phone(
+    questionnaire: Questionnaire,
+) -> None:
+    from conversations.effects import ItemRef
+
+    data = answers(practices=1)
+    data["respondent_phone"] = "+390543712345"
+    data.pop("notes")  # an optional question skipped...
+    pdf = build_receipt(
+        presenter(questionnaire), data, comune="Forlì", provincia="Forlì-Cesena",
+        istat="040012", revision=1, submitted_at=SUBMITTED_AT, response_id=RESPONSE_ID,
+        submitted_by="Niccolò (@niccolo)", contributors=("Anna", "@bruno"),
+        unfilled=frozenset({ItemRef("notes"), ItemRef("results", "practices", 0)}),
+        compress=False,
+    )
+    text = shown_text(pdf)
+    assert "Inviato da:\nNiccolò (@niccolo)" in text
+    assert "Hanno contribuito:\nAnna, @bruno" in text
+    assert "Osservazioni\nnon compilato" in text  # ...reads "non compilato"
+    assert "Risultati\nnon compilato" in text
+    assert "0543 712345" in text and "+390543712345" not in text

@@ -185,6 +185,10 @@ async def test_municipality_with_no_practice_submits(harness: Harness) -> None:
     await h.press(OFFICER, "📨 Invia il questionario")
     await h.press(OFFICER, "✅ Sì, invia")
     assert await rows(h, "SELECT revision FROM submissions") == [(1,)]
+    receipt = h.double.last(OFFICER)
+    code = re.fullmatch(r"ricevuta_048017_rev1_([0-9a-f]+)\.pdf", receipt["document"]["file_name"])
+    assert code is not None
+    assert code.group(1).encode() in h.double.document_bytes(receipt)  # the same code inside
     submitted = json.loads((await rows(h, "SELECT answers_json FROM submissions"))[0][0])
     assert submitted["has_practices"] is False and submitted.get("practices", []) == []
     # The central row (what the sync pushes, and `export --format json`) has no practice.
