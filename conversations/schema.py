@@ -186,7 +186,8 @@ class Questionnaire(_Model):
     title: Text
     intro: Text | None = None
     welcome: Text | None = None  # shown by /start under the title
-    privacy: Text | None = None
+    privacy: Text | None = None  # the full information notice (GDPR art. 13), /privacy
+    privacy_short: Text | None = None  # its summary, shown by /start
     contacts: tuple[Contact, ...] = ()
     map: MapSpec | None = None
     # The top-level text item where an officer writes their name: officers of one

@@ -304,6 +304,7 @@ class _Linter:
         self.check_text("questionnaire", "title", q.title)
         self.check_text("questionnaire", "intro", q.intro)
         self.check_text("questionnaire", "privacy", q.privacy)
+        self.check_text("questionnaire", "privacy_short", q.privacy_short)
         self.check_text("questionnaire", "welcome", q.welcome)
         for number, contact in enumerate(q.contacts, start=1):
             self.check_text("questionnaire", f"contact {number} name", contact.name)

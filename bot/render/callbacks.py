@@ -66,7 +66,8 @@ def _decode(data: str) -> ev.Input | str | None:
         return None
     parts = data.split(":")
     if parts[0] == "x":  # bot-level, no engine state involved
-        return {"help": "help", "resume": "resume", "lang_it": "lang:it", "lang_en": "lang:en"}.get(
+        return {"help": "help", "resume": "resume", "lang_it": "lang:it", "lang_en": "lang:en",
+                "privacy": "privacy"}.get(
             parts[1]
         )
     # The step counter grows with every step of a response: room for a million.

@@ -148,7 +148,7 @@ class OfficerFlow:
             return await self.step(officer, ev.Resume())
         presenter = self.presenter(officer.language, None)
         welcome = presenter.welcome(presenter.moment((await self.deadline()).isoformat()))
-        reply = Reply([Screen(welcome), Screen(self.privacy_text(officer.language))])
+        reply = Reply([Screen(welcome), self.privacy_summary(officer.language)])
         if payload:
             login = await self.login(officer, payload)
             reply.screens.extend(login.screens)
@@ -207,6 +207,8 @@ class OfficerFlow:
         if action.startswith("reopen:") and officer.istat is not None:
             presenter = self.presenter(officer.language, None)
             return Reply([presenter.confirm_reopen(int(action.split(":", 1)[1]))])
+        if action == "privacy":
+            return Reply([Screen(self.privacy_text(officer.language))])
         if action == "resume":
             if officer.istat is None:
                 t = translator(officer.language)
@@ -216,6 +218,14 @@ class OfficerFlow:
 
     def help(self, lang: str) -> Reply:
         return Reply([Screen(self.presenter(lang, None).help_text())])
+
+    def privacy_summary(self, lang: str) -> Screen:
+        """/start: the notice's summary, with a button for the full text."""
+        if not self.q.privacy_short:
+            return Screen(self.privacy_text(lang))
+        t = translator(lang)
+        return Screen(escape(self.presenter(lang, None).text(self.q.privacy_short)),
+                      [[Button(t("btn.privacy_full"), cb.bot_action("privacy"))]])
 
     def privacy_text(self, lang: str) -> str:
         if not self.q.privacy:

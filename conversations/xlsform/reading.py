@@ -85,7 +85,7 @@ def from_xlsform(
         "languages": languages,
         "title": title,
     }
-    for key in ("intro", "welcome", "privacy"):
+    for key in ("intro", "welcome", "privacy", "privacy_short"):
         text = _text(setting, key, languages)
         if text:
             raw[key] = text

@@ -82,6 +82,7 @@ def to_xlsform(q: Questionnaire) -> Sheets:
     put(setting, "intro", q.intro)
     put(setting, "welcome", q.welcome)
     put(setting, "privacy", q.privacy)
+    put(setting, "privacy_short", q.privacy_short)
     if q.contacts:
         setting["contacts_json"] = json.dumps(
             [c.model_dump(exclude_defaults=True, mode="json") for c in q.contacts],

@@ -335,8 +335,16 @@ async def test_start_shows_welcome_privacy_and_asks_the_code(harness: Harness) -
     await h.send(OFFICER, "/start")
     welcome, privacy, ask = h.texts(OFFICER)
     assert welcome.startswith("👋 Benvenuto!")
-    assert "Titolare del trattamento" in privacy
+    assert "Il questionario va inviato entro 31/07/2019 alle 23:59" in welcome
+    # The notice's summary, with a button for the full GDPR art. 13 notice.
+    assert "in breve: il titolare è il Dipartimento" in privacy
     assert "identificativo abilitante" in ask and "K7MQ-X9PR-4T" in ask
+    await h.press(OFFICER, "📄 Informativa completa")
+    full = h.last_text(OFFICER)
+    for part in ("Titolare del trattamento", "Responsabile della protezione dei dati",
+                 "Finalità", "Base giuridica", "Destinatari", "Telegram", "Conservazione",
+                 "Diritti", "Garante per la protezione dei dati personali"):
+        assert part in full, part
     assert await rows(h, "SELECT istat FROM officers") == [(None,)]
 
 
@@ -404,7 +412,7 @@ async def test_deep_link_logs_in_directly(harness: Harness) -> None:
     await h.send(OFFICER, f"/start {code.replace('-', '')}")
     texts = h.texts(OFFICER)
     assert texts[0].startswith("👋 Benvenuto!")
-    assert "Titolare del trattamento" in texts[1]
+    assert "in breve: il titolare" in texts[1]
     assert not any("identificativo abilitante (ad esempio" in t for t in texts)
     assert "Codice riconosciuto: Comune di Firenze (Firenze)" in texts[2]
     assert "Domanda 1 di 10" in texts[-1]
@@ -996,7 +1004,7 @@ async def test_english_speaking_officer_gets_english_from_the_start(harness: Har
     code = await h.issue(FIRENZE)
     await h.send(OFFICER, "/start", language_code="en-GB")
     assert h.texts(OFFICER)[0].startswith("👋 Welcome!")
-    assert "The data controller" in h.texts(OFFICER)[1]
+    assert "in short: the controller" in h.texts(OFFICER)[1]
     await h.send(OFFICER, code)
     assert "Question 1 of 10" in h.last_text(OFFICER)
     assert "Municipality of Firenze" in h.last_text(OFFICER)
@@ -1007,7 +1015,7 @@ async def test_status_and_privacy(harness: Harness) -> None:
     h = harness
     await login(h, OFFICER)
     await h.send(OFFICER, "/privacy")
-    assert "Titolare del trattamento dei dati" in h.last_text(OFFICER)
+    assert "Titolare del trattamento:" in h.last_text(OFFICER)  # the full notice
     assert "monitoraggiointese@governo.it" in h.last_text(OFFICER)
     await h.press(OFFICER, "Sì")
     h.clock.now += timedelta(minutes=5)
