@@ -263,6 +263,9 @@ class _Run:
     def give(self, item: Item, value: Any) -> None:
         """An answer from the officer: checked, maybe held for a warning, then saved."""
         entry = self.s.cursor.entry
+        stop = self.c.stops.get(item.id)
+        if stop is not None and not _fails(stop, self.check_context(item, value, entry)):
+            raise _Reject("stopped", item=item.id)
         condition = self.c.constraints.get(item.id)
         if condition is not None and _fails(condition, self.check_context(item, value, entry)):
             raise _Reject("constraint_failed", constraint=item.id)

@@ -58,6 +58,7 @@ class Compiled:
         # Cross-item checks and computed texts (`${...}`), parsed once.
         self.constraints: dict[str, Expression] = {}
         self.warnings: dict[str, Expression] = {}
+        self.stops: dict[str, Expression] = {}
         self.computed: dict[str, list[tuple[str, Expression]]] = {}
         self.value_kinds: dict[str, str] = {}  # computed source -> the item type it shows
         self.choice_conditions: dict[str, list[Expression | None]] = {}
@@ -67,6 +68,8 @@ class Compiled:
                 self.constraints[item_id] = parse_expression(item.constraint)
             if item.warn_if:
                 self.warnings[item_id] = parse_expression(item.warn_if)
+            if item.stop_if:
+                self.stops[item_id] = parse_expression(item.stop_if)
             if any(choice.when for choice in item.choices):
                 self.choice_conditions[item_id] = [
                     parse_expression(choice.when) if choice.when else None

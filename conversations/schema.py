@@ -92,6 +92,10 @@ class Item(_Model):
     # The soft form: the officer is warned and may confirm or change.
     warn_if: str | None = None
     warn_message: Text | None = None
+    # An answer that stops the officer ("not my municipality"): it is not saved,
+    # the message is shown and the assistance team gets a ticket.
+    stop_if: str | None = None
+    stop_message: Text | None = None
 
     @property
     def asks(self) -> bool:

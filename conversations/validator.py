@@ -324,6 +324,7 @@ class _Linter:
                 self.check_text(element.label, "text", item.text)
                 self.check_text(element.label, "help", item.help)
                 self.check_text(element.label, "label", item.label)
+                self.check_text(element.label, "stop message", item.stop_message)
                 for choice in item.choices:
                     self.check_text(element.label, f"choice '{choice.value}' label", choice.label)
                 if item.validation is not None:

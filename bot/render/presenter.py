@@ -384,6 +384,9 @@ class Presenter:
             # Name the buttons that work here: a typed word never passes for a press.
             labels = "», «".join(self.t(key) for key in _BUTTONS_AT[params["at"]])
             return self.t("error.use_these_buttons", buttons=f"«{labels}»")
+        if effect.key == "stopped" and params.get("item") in self._items:
+            message = self._items[params["item"]].stop_message
+            return self.text(message) if message else self.t("error.stopped")
         if effect.key == "constraint_failed" and params.get("constraint") in self._items:
             message = self._items[params["constraint"]].constraint_message
             if message:

@@ -79,6 +79,8 @@ class Reply:
     # For the other officers of the municipality (a submission, a reopening, a
     # removed entry): sent after the acting officer's reply, failures ignored.
     notifications: list[Notification] = field(default_factory=list)
+    # An answer stopped the officer: the assistance team gets a ticket about it.
+    escalate: bool = False
 
 
 Clock = Callable[[], datetime]
@@ -390,6 +392,7 @@ class OfficerFlow:
         if rejected:
             reply.callback_text = presenter.rejection(rejected[0])[:200]
             self.last_errors[officer.user_id] = reply.callback_text
+            reply.escalate = rejected[0].key == "stopped"
         reply.edit_in_place = (
             isinstance(inp, ev.Toggle) and not rejected and step.state.cursor == before_cursor
         )

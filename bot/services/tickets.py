@@ -158,6 +158,20 @@ class TicketService:
                 confirmation = t("ticket.added", id=ticket.id)
         return DeskResult([Screen(confirmation, resume_buttons(t))], deliver=True)
 
+    async def escalate(self, sender: Sender) -> None:
+        """A ticket the questionnaire opens for the officer (an answer that stops them,
+        e.g. "this is not my municipality"), unless one is open already. The caller
+        holds the officer's chat lock."""
+        if await self.tickets.open_for(sender.user_id) is not None:
+            return
+        officer = await self.flow.officer(sender)
+        context = await self.context_of(sender, officer.istat)
+        now = self.flow.clock()
+        async with self.store.transaction() as db:
+            ticket_id = await self.tickets.insert(db, sender.user_id, officer.istat, context, now)
+            await enqueue(db, kind=CARD, chat_id=self.group, ticket_id=ticket_id, now=now)
+        await self.courier.flush()
+
     async def _open(self, user_id: int, istat: str | None, context: dict[str, Any],
                     message: Incoming, now: datetime) -> int:
         """The ticket, the officer's message, its card and its post: one transaction."""

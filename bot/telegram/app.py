@@ -125,6 +125,8 @@ class OfficerHandlers:
                                   reply.alert)
             if reply.notifications:
                 await notify(update.get_bot(), self.s.store, reply.notifications)
+            if reply.escalate and self.s.tickets is not None:
+                await self.s.tickets.escalate(sender)  # an answer that stops the officer
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         payload = context.args[0] if context.args else None

@@ -284,7 +284,7 @@ def _item(
     if validation:
         item["validation"] = validation
     for column, key in (("relevant", "when"), ("constraint", "constraint"),
-                        ("warn_if", "warn_if")):
+                        ("warn_if", "warn_if"), ("stop_if", "stop_if")):
         source = (row.get(column) or "").strip()
         if not source:
             continue
@@ -293,7 +293,8 @@ def _item(
         except Unconvertible as error:
             warnings.append(f"{where}: {column} {source!r} of '{name}' cannot be converted "
                             f"({error}): left out")
-    for column, owner in (("constraint_message", "constraint"), ("warn_message", "warn_if")):
+    for column, owner in (("constraint_message", "constraint"), ("warn_message", "warn_if"),
+                          ("stop_message", "stop_if")):
         text = _text(row, column, languages)
         if text and owner in item:
             item[column] = text

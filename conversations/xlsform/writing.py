@@ -187,8 +187,10 @@ def _item_rows(item: Item, sheets: Sheets, put: Any, expression: Any) -> bool:
     row["relevant"] = expression(item.when)
     row["constraint"] = expression(item.constraint)
     row["warn_if"] = expression(item.warn_if)
+    row["stop_if"] = expression(item.stop_if)
     put(row, "constraint_message", item.constraint_message)
     put(row, "warn_message", item.warn_message)
+    put(row, "stop_message", item.stop_message)
     sheets.survey.append({k: v for k, v in row.items() if v})
     return item.type is ItemType.YES_NO
 

@@ -432,7 +432,7 @@ def test_shipped_questionnaire_end_to_end() -> None:
     effects = send(ev.Choose(0, seq=state.seq))  # publish consent
     review = [e for e in effects if isinstance(e, fx.ShowReview)]
     assert review and review[0].missing == ()
-    assert "municipality_wrong" not in seen and "end_date" not in seen
+    assert "end_date" not in seen
     send(ev.Submit(seq=state.seq))
     effects = send(ev.Confirm(True, seq=state.seq))
     assert effects == (fx.Completed(1, now.isoformat()),)
@@ -443,7 +443,7 @@ def test_shipped_questionnaire_end_to_end() -> None:
     assert snapshot["respondent_phone"] == "+390551234567"
     assert snapshot["is_lead_municipality"] is True
     assert snapshot["publish_consent"] is True
-    assert "notes" not in snapshot and "municipality_wrong" not in snapshot
+    assert "notes" not in snapshot
     first, second = snapshot["practices"]
     assert first["title"] == "Centro per le famiglie"
     assert first["areas"] == ["infanzia", "centri_famiglie"]

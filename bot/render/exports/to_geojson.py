@@ -114,8 +114,9 @@ class _Features:
             where += f" ({record.provincia}, {record.regione})"
         lines = [f"**Comune di {where}**", ""]
         for item, label in self.fields:
+            own = self.values.text(short_text(item))
             title = (self.values.text(label) if label
-                     else shorten(self.values.text(short_text(item)), 40, one_line=True).rstrip(".?:"))
+                     else shorten(own, 40, one_line=True).rstrip(".?:"))
             if item.type is ItemType.URL:
                 website = str(entry.get(item.id) or "")
                 if _SAFE_URL.match(website):

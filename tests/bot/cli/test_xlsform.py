@@ -51,7 +51,8 @@ def test_the_exported_sheet_is_an_xlsform(tmp_path: Path) -> None:
                                                                           "end_repeat")}
     assert by_name["practices"]["type"] == "begin_repeat"
     assert by_name["practices"]["repeat_count"] == "20"
-    assert by_name["municipality_wrong"]["relevant"] == "${municipality_confirmed} = 'no'"
+    assert by_name["district_membership"]["relevant"] == "${is_lead_municipality} = 'no'"
+    assert by_name["municipality_confirmed"]["stop_if"] == "not(.)"
     assert by_name["funding_national_amount"]["relevant"] == (
         "selected(${funding_sources}, 'fondo_famiglia_intese')")
     assert by_name["funding_national_amount"]["constraint"] == ". <= ${funding_amount}"

@@ -13,6 +13,7 @@ import argparse
 import itertools
 import json
 import re
+from pathlib import Path
 
 from bot.cli import status as status_cli
 from tests.bot.telegram.test_e2e_officer import (
@@ -24,7 +25,8 @@ from tests.bot.telegram.test_e2e_officer import (
     no_internal_error,
     rows,
 )
-from tests.support.harness import Harness
+from tests.support.botapi_double import BotApiDouble
+from tests.support.harness import Harness, running
 
 OFFICER = 1001
 GROUP_BUTTON = re.compile(r"^✏️ Buone pratiche \((\d+)\)$")
@@ -319,3 +321,30 @@ async def test_one_hint_a_month_without_day_and_a_typed_non_so(harness: Harness)
     assert "È ancora in corso?" in h.last_text(OFFICER)
     practice = (await answers(h))["practices"][0]
     assert practice["start_date"] is None and practice["_unknown"] == ["start_date"]
+
+
+async def test_not_my_municipality_stops_and_opens_a_ticket(
+    tmp_path: Path, double: BotApiDouble
+) -> None:
+    group = -1001234567890
+    async with running(tmp_path, double, assistance_chat_id=group, operators=[9001],
+                       coordinators=[]) as h:
+        await login(h, OFFICER)
+        await h.press(OFFICER, "No")
+        stopped = h.last_text(OFFICER)
+        assert "non può essere compilato per un Comune che non è il tuo" in stopped
+        # The officer stays on the question: nothing saved, no next question.
+        assert "Il questionario è per il Comune di Firenze" in h.screen(OFFICER, 2)
+        assert "nome e cognome" not in h.last_text(OFFICER)
+        row = await h.store.response("family_policies", FIRENZE)
+        assert row is None or "municipality_confirmed" not in row.state["top"]["values"]
+        # A ticket with the context for the assistance team.
+        card = next(t for t in h.double.texts(group) if "Ticket n. 1" in t)
+        assert "Firenze" in card and "non è il tuo" in card
+        assert await rows(h, "SELECT user_id, istat, status FROM tickets") == [
+            (OFFICER, FIRENZE, "open")]
+        await h.press(OFFICER, "No")  # pressing No again opens no second ticket
+        assert len(await rows(h, "SELECT id FROM tickets")) == 1
+        await h.press(OFFICER, "Sì")
+        assert "nome e cognome" in h.last_text(OFFICER)
+        no_internal_error(h, OFFICER)
