@@ -115,8 +115,10 @@ def _plausible(draw: st.DrawFn, state: State, seq: int | None) -> ev.Input:
                 return ev.ConfirmSelection(seq)
             return ev.Toggle(draw(st.integers(0, len(item.choices) - 1)), seq)
         return ev.TextAnswer(draw(st.sampled_from(VALID_TEXT[item.type])))
-    if cursor.kind == "repeat_menu":
+    if cursor.kind in ("repeat_menu", "group"):
         rid = cursor.item or ""
+        if cursor.kind == "group" and roll == 8:
+            return ev.Review(seq)  # back to the hub
         entries = len(state.repeats.get(rid, ()))
         if entries == 0 or (entries < 3 and roll <= 3):
             return ev.AddEntry(rid, seq)
@@ -128,9 +130,11 @@ def _plausible(draw: st.DrawFn, state: State, seq: int | None) -> ev.Input:
         return ev.Confirm(roll <= 7, seq)
     if cursor.kind == "confirm_remove":
         return ev.Confirm(roll <= 4, seq)
-    # review (or anywhere else): submit, or edit something
-    if roll <= 3:
+    # review (or anywhere else): submit, the hub's buttons, or edit something
+    if roll <= 2:
         return ev.Submit(seq)
+    if roll == 3:
+        return _pick(draw, [ev.OpenGroup("practices", seq), ev.GoMissing(seq), ev.Back(seq)])
     visible = _visible_items(state)
     if roll <= 8 and visible:
         item_id, item_entry = draw(st.sampled_from(visible))
@@ -152,6 +156,7 @@ def _garbage(draw: st.DrawFn, state: State, seq: int | None) -> ev.Input:
     if kind == 2:
         buttons: list[ev.Input] = [ev.Keep(seq), ev.Skip(seq), ev.DontKnow(seq), ev.Back(seq)]
         buttons += [ev.Review(seq), ev.Resume(), ev.Submit(seq), ev.Reopen(seq)]
+        buttons += [ev.GoMissing(seq)]
         buttons.append(ev.ConfirmSelection(seq))
         return _pick(draw, buttons)
     if kind == 3:
@@ -165,7 +170,8 @@ def _garbage(draw: st.DrawFn, state: State, seq: int | None) -> ev.Input:
         return ev.Toggle(draw(ANY_INT), seq)
     if kind == 7:
         rid = draw(st.one_of(st.sampled_from(IDS), st.text(max_size=20)))
-        return _pick(draw, [ev.AddEntry(rid, seq), ev.FinishRepeat(rid, seq)])
+        return _pick(draw, [ev.AddEntry(rid, seq), ev.FinishRepeat(rid, seq),
+                            ev.OpenGroup(rid, seq)])
     rid = draw(st.one_of(st.sampled_from(sorted(C.repeats)), st.text(max_size=20)))
     entry = draw(st.one_of(st.integers(-1, 4), ANY_INT))
     return _pick(draw, [ev.EditEntry(rid, entry, seq), ev.RemoveEntry(rid, entry, seq)])
