@@ -652,27 +652,19 @@ async def test_double_tap_is_applied_once(harness: Harness) -> None:
     h = harness
     await login(h, OFFICER)
     await h.press(OFFICER, "Sì")
-    await h.send(OFFICER, "Mario Rossi")
-    await h.send(OFFICER, "/indietro")
-    await h.send(OFFICER, "/indietro")
-    assert "Il questionario è per il Comune" in h.last_text(OFFICER)
+    for text in ("Mario Rossi", "Servizi Sociali", "m@comune.fi.it", "055 1234567"):
+        await h.send(OFFICER, text)
+    assert "capofila" in h.last_text(OFFICER)
     message_id, no = h.button(OFFICER, "No")
     h.double.user_presses(OFFICER, message_id, no)
     h.double.user_presses(OFFICER, message_id, no)
     await h.settle()
-    assert [json.loads(v) for v, _ in await changes_by(h, "municipality_confirmed")] == [
-        True,
-        False,
-    ]
+    assert [json.loads(v) for v, _ in await changes_by(h, "is_lead_municipality")] == [False]
     toasts = h.toasts()[-2:]
     assert toasts[0] == "" and "non è più valido" in toasts[1]
-    # One step taken: the note for a wrong municipality is shown once.
-    notes = [
-        t
-        for t in h.texts(OFFICER)
-        if "contatta il gruppo di assistenza" in t and "Scrivi /aiuto" in t
-    ]
-    assert len(notes) == 1
+    # One step taken: the follow-up question is asked once.
+    asked = [t for t in h.texts(OFFICER) if "A quale Ambito o Distretto sociale appartiene" in t]
+    assert len(asked) == 1
     assert_one_live_keyboard(h, OFFICER)
 
 
