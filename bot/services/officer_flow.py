@@ -223,8 +223,8 @@ class OfficerFlow:
 
     def privacy_summary(self, lang: str) -> Screen:
         """/start: the notice's summary, with a button for the full text."""
-        if not self.q.privacy_short:
-            return Screen(self.privacy_text(lang))
+        if not (self.q.privacy_short and self.q.privacy):
+            return Screen(self.privacy_text(lang))  # a summary of no notice says nothing
         t = translator(lang)
         return Screen(escape(self.presenter(lang, None).text(self.q.privacy_short)),
                       [[Button(t("btn.privacy_full"), cb.bot_action("privacy"))]])
