@@ -772,7 +772,7 @@ def _on_text(run: _Run, inp: ev.TextAnswer) -> None:
             _confirm_selection(run, item)
             return
         if item.type is ItemType.NOTE:
-            raise _Reject("use_buttons")
+            raise _Reject("use_buttons", at="note")
         value = parse_text_answer(item, inp.text)
     except InputError as error:
         raise _Reject(error.key, **error.params) from None
@@ -887,9 +887,9 @@ def _on_dont_know(run: _Run, _: ev.DontKnow) -> None:
 def _on_back(run: _Run, _: ev.Back) -> None:
     s = run.s
     run.quiet_intro = True
+    if s.status == "submitted":  # nothing to go back to until it is reopened
+        raise _Reject("already_submitted", revision=s.revision)
     if s.cursor.kind == "review":
-        if s.status == "submitted":
-            raise _Reject("already_submitted", revision=s.revision)
         # From the review, Back is the last question (history may be empty
         # after a submission and a reopen).
         last = next((sl for sl in reversed(run.slots()) if sl.item is not None), None)

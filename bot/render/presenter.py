@@ -640,6 +640,7 @@ class Presenter:
 # The buttons a step off a question offers, named when text is typed there.
 _BUTTONS_AT: dict[str, tuple[str, ...]] = {
     "review": ("btn.submit", "btn.continue"),
+    "note": ("btn.next",),
     "repeat_menu": ("btn.add_entry", "btn.finish_repeat"),
     "group": ("btn.add_entry", "btn.review"),
     "confirm_submit": ("btn.confirm_submit", "btn.cancel"),
