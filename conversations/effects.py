@@ -205,6 +205,7 @@ class EntryRemoved:
 class Resumed:
     answered: int
     total: int
+    percent: int = 0  # of the required answers (the total may still grow)
 
 
 @dataclass(frozen=True, slots=True)

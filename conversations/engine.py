@@ -719,7 +719,7 @@ def _on_resume(run: _Run, _: ev.Resume) -> None:
     run.resumed = True
     askable = [slot for slot in run.slots() if slot.item is not None and slot.item.asks]
     answered = sum(1 for slot in askable if run.answered(slot))
-    run.effects.append(fx.Resumed(answered, len(askable)))
+    run.effects.append(fx.Resumed(answered, len(askable), run.progress(REVIEW).percent))
     if s.cursor.kind == "other_text":
         return
     run.move(run.first_unanswered() or REVIEW)

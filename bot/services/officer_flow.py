@@ -382,7 +382,7 @@ class OfficerFlow:
                     continue  # a first start: the greeting and the intro say it all
                 when = presenter.moment(last_saved) if last_saved else t("never")
                 text = t.plural("resumed", "resumed.other", effect.answered,
-                                total=effect.total, when=when)
+                                percent=effect.percent, when=when)
                 reply.screens.insert(0, Screen(escape(text)))
             elif isinstance(effect, fx.Completed):
                 reply.document = await self._receipt(

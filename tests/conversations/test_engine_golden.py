@@ -143,7 +143,8 @@ def render(effect: fx.Effect) -> list[str]:
             values = effect.old.get("values", {})
             return [f"removed: {effect.repeat}[{effect.entry}] {fmt(values)}"]
         case fx.Resumed():
-            return [f"resumed: {effect.answered}/{effect.total} answered"]
+            return [f"resumed: {effect.answered}/{effect.total} answered, "
+                    f"{effect.percent}% of the required"]
         case fx.Completed():
             return [f"completed: revision {effect.revision} at {effect.submitted_at}"]
         case fx.Reopened():

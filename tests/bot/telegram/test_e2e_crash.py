@@ -176,7 +176,7 @@ async def test_sigkill_mid_questionnaire_loses_nothing(
         await bot.start()
         await ack(double, say(double, "/riprendi"), "capofila")
         resumed = texts(double)[-2]
-        assert "Bentornato! Hai risposto a 5 domande su 10" in resumed, resumed
+        assert "Bentornato! Hai risposto a 5 domande (" in resumed, resumed
         assert "Domanda 6 di 10" in texts(double)[-1]
         # Going on works, and the restart replayed nothing into the answers.
         await ack(double, press(double, "No"), "A quale Ambito o Distretto")

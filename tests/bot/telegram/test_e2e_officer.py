@@ -775,7 +775,7 @@ async def test_two_officers_share_answers_keep_their_own_place(harness: Harness)
     assert "Ufficio Famiglie" in h.last_text(OFFICER)
     assert "anna@comune.fi.it" in h.last_text(OFFICER)
     await h.send(OFFICER, "/riprendi")
-    assert "Hai risposto a 4 domande su 10" in h.screen(OFFICER, 2)
+    assert "Hai risposto a 4 domande (" in h.screen(OFFICER, 2)
     assert "numero di telefono" in h.last_text(OFFICER)
     await h.send(OFFICER, "055 1234567")
     await h.send(COLLEAGUE, "/indietro")
@@ -975,7 +975,7 @@ async def test_language_switch_to_english(harness: Harness) -> None:
     assert h.toasts()[-1] == "Language set: English."
     screen = h.screen(OFFICER, 3)
     assert "Language set: English." in screen
-    assert "Welcome back! You have answered 1 question of 10" in screen
+    assert "Welcome back! You have answered 1 question (" in screen
     question = h.last_text(OFFICER)
     assert "Question 2 of 10 · Section 2 of 5 · 11% done — Respondent" in question
     assert "Write your first name and surname." in question
@@ -1054,7 +1054,7 @@ async def test_english_aliases(harness: Harness) -> None:
     await h.send(OFFICER, "/back")
     assert "nome e cognome" in h.last_text(OFFICER)
     await h.send(OFFICER, "/resume")
-    assert "Bentornato! Hai risposto a 2 domande su 10" in h.screen(OFFICER, 2)
+    assert "Bentornato! Hai risposto a 2 domande (" in h.screen(OFFICER, 2)
     await h.send(OFFICER, "/review")
     assert "Riepilogo delle risposte" in h.last_text(OFFICER)
     await h.send(OFFICER, "/submit")
@@ -1085,13 +1085,14 @@ async def test_resume_after_restart(harness: Harness) -> None:
     await h.send(OFFICER, "/riprendi")
     screen = h.screen(OFFICER, 2)
     assert (
-        "Bentornato! Hai risposto a 2 domande su 10. Ultimo salvataggio: 01/07/2019 alle 11:30"
+        "Bentornato! Hai risposto a 2 domande (22% delle risposte obbligatorie). "
+        "Ultimo salvataggio: 01/07/2019 alle 11:30"
         in screen
     )
     assert "ufficio o servizio" in h.last_text(OFFICER)
     await h.restart()
     await h.send(OFFICER, "/start")
-    assert "Bentornato! Hai risposto a 2 domande su 10" in h.screen(OFFICER, 2)
+    assert "Bentornato! Hai risposto a 2 domande (" in h.screen(OFFICER, 2)
     assert "ufficio o servizio" in h.last_text(OFFICER)
     assert "Benvenuto" not in h.screen(OFFICER, 2)
     assert_one_live_keyboard(h, OFFICER)
@@ -1119,7 +1120,7 @@ async def test_any_message_after_a_pause_brings_the_officer_back(harness: Harnes
     before = await stored(h)
     await h.send(OFFICER, "buongiorno")
     screen = h.screen(OFFICER, 2)
-    assert "Bentornato! Hai risposto a 1 domanda su 10" in screen
+    assert "Bentornato! Hai risposto a 1 domanda (" in screen
     assert "nome e cognome" in h.last_text(OFFICER)
     assert await stored(h) == before  # a greeting after two days is not the officer's name
     await h.send(OFFICER, "Mario Rossi")
