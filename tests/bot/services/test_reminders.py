@@ -323,3 +323,16 @@ async def test_extension_by_a_coordinator(tmp_path: Path, double: BotApiDouble) 
         assert plan is not None and plan.deadline == rome(2019, 9, 15, 23, 59)
         row = await one(store, "SELECT kind, audience, total FROM broadcasts")
         assert tuple(row) == ("extension", "not_submitted", 1)
+
+
+async def test_a_reopened_municipality_is_told_its_changes_are_not_sent_yet(rig: Rig) -> None:
+    await populate(rig)
+    # Rome submitted revision 2, then reopened it: in progress again.
+    async with rig.store.transaction() as db:
+        await db.execute("UPDATE responses SET revision = 2 WHERE istat = ?", (ROMA,))
+    rig.clock.now = rome(2019, 7, 17, 9, 0, 30)
+    assert await rig.tick() == 4
+    sent = {chat: text for chat, text, _ in rig.transport.sent}
+    assert "già inviato (revisione 2), è stato riaperto" in sent[21]
+    assert "le modifiche non vengono trasmesse finché non lo invii di nuovo" in sent[21]
+    assert "riaperto" not in sent[11]  # never submitted: nothing to say about it

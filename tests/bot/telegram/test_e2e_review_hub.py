@@ -269,8 +269,17 @@ async def test_percentage_never_falls_on_an_answer(harness: Harness) -> None:
     assert seen[-1][1] > seen[0][1]
 
 
-async def test_reopen_shows_in_status_and_in_surveybot_status(harness: Harness) -> None:
-    h = harness
+async def test_reopen_shows_in_status_and_in_surveybot_status(
+    tmp_path: Path, double: BotApiDouble
+) -> None:
+    group, operator, coordinator = -1001234567890, 9001, 9002
+    async with running(tmp_path, double, assistance_chat_id=group, operators=[operator],
+                       coordinators=[coordinator]) as h:
+        await _reopen_and_check_status(h, group, operator, coordinator)
+
+
+async def _reopen_and_check_status(h: Harness, group: int, operator: int,
+                                   coordinator: int) -> None:
     await login(h, OFFICER)
     await h.press(OFFICER, "Sì")
     for text in ("Mario Rossi", "Servizi Sociali", "m@comune.fi.it", "055 1234567"):
@@ -297,6 +306,14 @@ async def test_reopen_shows_in_status_and_in_surveybot_status(harness: Harness) 
     assert in_progress.split()[2] == "1"
     assert any("di cui riaperti dopo l'invio: 1" in line for line in lines), out
     assert await rows(h, "SELECT istat, status FROM responses") == [(FIRENZE, "in_progress")]
+    # The assistance team's /comune and the coordinators' /avanzamento say it too.
+    h.double.user_sends(operator, "/comune 048017", chat_id=group, chat_type="supergroup",
+                        first_name="Operatrice", chat_title="Assistenza")
+    await h.settle()
+    assert "inviato (revisione 1), riaperto" in h.double.last(group)["text"]
+    await h.send(coordinator, "/avanzamento")
+    summary = h.double.sent(coordinator)[0]["text"]
+    assert "di cui riaperti dopo l'invio: 1" in summary
 
 
 async def test_one_hint_a_month_without_day_and_a_typed_non_so(harness: Harness) -> None:
