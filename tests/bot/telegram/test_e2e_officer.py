@@ -8,6 +8,8 @@ documents) and, where it matters, on what is stored (SQL through the store).
 from __future__ import annotations
 
 import json
+import re
+import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -104,6 +106,20 @@ def assert_within_limits(h: Harness, user: int) -> None:
                 assert len(button.get("callback_data", "").encode()) <= 64
     for message in h.double.sent(user):
         assert len(message.get("text") or "") <= 4096
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The strings drawn in a (compressed) receipt: its page streams inflated, then
+    each `(...) Tj` unescaped."""
+    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S)
+    inflated = []
+    for stream in streams:
+        try:
+            inflated.append(zlib.decompress(stream).decode("cp1252", errors="replace"))
+        except zlib.error:
+            continue  # fonts and other binary streams
+    strings = re.findall(r"\(((?:[^()\\]|\\.)*)\) Tj", "\n".join(inflated))
+    return "\n".join(re.sub(r"\\(.)", r"\1", text) for text in strings)
 
 
 def no_internal_error(h: Harness, user: int) -> None:
@@ -823,11 +839,17 @@ async def test_two_officers_share_answers_keep_their_own_place(harness: Harness)
 async def test_officer_submits_what_a_colleague_completed(harness: Harness) -> None:
     h = harness
     await to_review(h, OFFICER)
-    await h.send(COLLEAGUE, f"/start {h.codes[FIRENZE]}")
+    await h.send(COLLEAGUE, f"/start {h.codes[FIRENZE]}", first_name="Giulia",
+                 username="giulia_v")
     assert "Riepilogo delle risposte" in h.screen(COLLEAGUE, 2)
     await h.send(COLLEAGUE, "/invia")
     await h.press(COLLEAGUE, "✅ Sì, invia")
     assert await rows(h, "SELECT revision, submitted_by FROM submissions") == [(1, COLLEAGUE)]
+    # The receipt names who submitted and who else answered.
+    pdf = h.double.document_bytes(h.double.last(COLLEAGUE))
+    shown = pdf_text(pdf)
+    assert "Inviato da:" in shown and "Giulia (@giulia_v)" in shown
+    assert "Hanno contribuito:" in shown and "Mario" in shown
     # The first officer's old review buttons cannot change a submitted questionnaire.
     await h.send(OFFICER, "Altro nome")
     assert "già stato inviato" in h.last_text(OFFICER)
