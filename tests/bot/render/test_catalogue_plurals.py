@@ -60,3 +60,28 @@ def test_the_rule_catches_a_count_before_its_noun() -> None:
 def test_plural_forms_follow_the_count(lang: str, count: int, expected: str) -> None:
     t = translator(lang)
     assert expected in t.plural("review_missing.one", "review_missing.other", count, items="x")
+
+
+def test_shipped_helps_use_the_examples_of_the_error_messages() -> None:
+    """One example per type: a help and the error after it never disagree."""
+    from conversations.parsing import _AMOUNT_EXAMPLE, _DATE_EXAMPLE, _INTEGER_EXAMPLE
+    from conversations.schema import (
+        ItemType,
+        Repeat,
+        load_questionnaire,
+        shipped_questionnaire_path,
+    )
+
+    examples = {ItemType.AMOUNT: _AMOUNT_EXAMPLE, ItemType.DATE: _DATE_EXAMPLE,
+                ItemType.INTEGER: _INTEGER_EXAMPLE}
+    q = load_questionnaire(shipped_questionnaire_path())
+    items = [item for section in q.sections for element in section.items
+             for item in (element.items if isinstance(element, Repeat) else (element,))]
+    checked = 0
+    for item in items:
+        if item.type in examples and item.help:
+            for text in item.help.values():
+                found = re.findall(r"\d[\d./,]*\d", text)
+                assert found == [examples[item.type]], (item.id, text)
+                checked += 1
+    assert checked >= 8
