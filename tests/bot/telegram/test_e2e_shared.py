@@ -58,7 +58,7 @@ async def test_typed_answer_on_a_stale_prompt_is_a_question_not_an_overwrite(h: 
     await h.send(MARIO, "Mario Rossi")
     assert "ufficio o servizio" in h.last_text(MARIO)  # Mario's prompt is drawn now
     await join(h, ANNA, "Anna")
-    assert "sta già compilando Mario Rossi: 2 risposte su 8" in h.screen(ANNA, 3)
+    assert "sta già compilando Mario Rossi: 2 risposte su 10" in h.screen(ANNA, 3)
     assert "ufficio o servizio" in h.last_text(ANNA)
     await h.send(ANNA, "Ufficio Famiglie")
     # Mario's screen is not redrawn by Anna's answer...
@@ -134,6 +134,7 @@ async def test_consent_story_kept_value_and_submission_lists_changes(h: Harness)
     # Reopening is told to the other officer too.
     await h.send(ANNA, "/riepilogo")
     await h.press(ANNA, "🔓 Riapri per modificare")
+    await h.press(ANNA, "🔓 Sì, riapri")  # reopening asks first
     assert "Anna ha riaperto il questionario del Comune di Firenze" in h.last_text(MARIO)
     no_internal_error(h, MARIO)
     no_internal_error(h, ANNA)
@@ -165,7 +166,7 @@ async def test_removed_entry_told_to_colleague_and_stale_remove_refused(h: Harne
     await add_practice(h, MARIO, "Centro famiglie")
     await add_practice(h, MARIO, "Ludoteca")
     await join(h, ANNA, "Anna")
-    assert "Buona pratica: ne hai inserite" in h.last_text(ANNA)
+    assert "Hai inserito 2 buone pratiche" in h.last_text(ANNA)
     await h.press(MARIO, "🗑 Elimina 1")
     await h.press(MARIO, "🗑 Sì, elimina")
     assert [t for t in h.texts(ANNA) if "ha eliminato la voce" in t] == [
