@@ -169,6 +169,7 @@ class Results:
     latencies: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     acked: dict[int, int] = field(default_factory=dict)  # user -> answers acknowledged
+    login_calls: int = 0  # chat calls up to the first question (not answers)
     first_sent: float = float("inf")
     last_ack: float = 0.0
 
@@ -264,6 +265,7 @@ async def officer(
             results.failures.append(f"{user}: no first question after login")
         return
     results.acked[user] = 0
+    results.login_calls += double.chat_calls.get(user, 0)
     for index, (kind, value, marker) in enumerate(SCRIPT):
         if think:
             await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))
@@ -362,7 +364,7 @@ async def run_scenario(
     span = max(results.last_ack - results.first_sent, 1e-9)
     answers = results.answers
     calls = sum(double.chat_calls.get(user, 0) for user in results.acked)
-    login_calls = len(results.acked)  # the first question after login: not an answer
+    login_calls = results.login_calls  # up to the first question after login: not answers
     lat = sorted(x * 1000 for x in results.latencies) or [0.0]
 
     def pct(p: float) -> float:

@@ -1308,6 +1308,18 @@ def advance(
     return Step(run.s, tuple(run.effects))
 
 
+def redraw(questionnaire: Questionnaire, state: State) -> tuple[fx.Effect, ...]:
+    """The prompt the officer stands on, drawn again on the same seq: nothing changes
+    and buttons drawn before stay valid (a redraw after a restart). A submitted
+    response has no prompt: it says so."""
+    run = _Run(questionnaire, state, datetime.min)
+    _sanitize(run)
+    if run.s.status == "submitted" and run.s.cursor.kind != "review":
+        return (fx.AlreadySubmitted(run.s.revision, run.s.submitted_at),)
+    run.render_prompt()
+    return tuple(run.effects)
+
+
 def answers_snapshot(questionnaire: Questionnaire, state: State) -> dict[str, Any]:
     """The submission: visible answers only; repeats as lists of objects.
 

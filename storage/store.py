@@ -263,11 +263,14 @@ class Store:
         now: datetime,
         changes: list[Change],
         submission: Submission | None = None,
+        pending_seq: int | None = None,
     ) -> None:
         """Persist one engine step atomically (state, history, submission, outbox).
 
         `state` None: only the officer's navigation moved (a look at the review,
         a resume), so the response and its "last saved" time stay as they were.
+        `pending_seq`: the step has a prompt still to deliver to this officer (cleared
+        by `mark_delivered`; a restart redraws what is still marked).
         """
         rid = response_id(questionnaire_id, istat)
         stamp = now.isoformat()
@@ -292,11 +295,11 @@ class Store:
                 )
             if nav is not None:
                 await db.execute(
-                    "INSERT INTO navigation (user_id, response_id, nav_json, updated_at) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
+                    "INSERT INTO navigation (user_id, response_id, nav_json, updated_at,"
+                    " pending_seq) VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
                     "response_id = excluded.response_id, nav_json = excluded.nav_json, "
-                    "updated_at = excluded.updated_at",
-                    (user_id, rid, _json(nav), stamp),
+                    "updated_at = excluded.updated_at, pending_seq = excluded.pending_seq",
+                    (user_id, rid, _json(nav), stamp, pending_seq),
                 )
             # Every stored answer keeps the questionnaire version it was given under.
             version = state["questionnaire_version"] if state is not None else None
@@ -348,16 +351,31 @@ class Store:
             return [int(v) for v in json.loads(value)]
         return [int(value)]
 
-    async def set_prompt_messages(self, user_id: int, message_ids: list[int]) -> None:
-        value: int | str | None = None
-        if len(message_ids) == 1:
-            value = message_ids[0]
-        elif message_ids:
-            value = _json(message_ids)
+    async def mark_delivered(self, delivered: list[tuple[int, int | None, list[int]]]) -> None:
+        """Record deliveries in one transaction: (officer, step seq delivered or None,
+        messages whose buttons are live). A mark is cleared only for the step that was
+        delivered: a later step committed meanwhile keeps its own."""
+        rows = []
+        for user_id, seq, live in delivered:
+            value: int | str | None = None
+            if len(live) == 1:
+                value = live[0]
+            elif live:
+                value = _json(live)
+            rows.append((value, seq, user_id))
         async with self.transaction() as db:
-            await db.execute(
-                "UPDATE navigation SET prompt_message_id = ? WHERE user_id = ?", (value, user_id)
+            await db.executemany(
+                "UPDATE navigation SET prompt_message_id = ?, pending_seq = CASE "
+                "WHEN pending_seq = ? THEN NULL ELSE pending_seq END WHERE user_id = ?",
+                rows,
             )
+
+    async def undelivered(self) -> list[int]:
+        """Officers whose last committed step may not have reached them."""
+        rows = await self.fetchall(
+            "SELECT user_id FROM navigation WHERE pending_seq IS NOT NULL ORDER BY user_id"
+        )
+        return [int(r[0]) for r in rows]
 
     async def changes(self, questionnaire_id: str, istat: str) -> list[dict[str, Any]]:
         rows = await self.fetchall(

@@ -7,6 +7,7 @@ interface text from the gettext catalogues.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -49,28 +50,81 @@ class Screen:
     buttons: list[list[Button]] = field(default_factory=list)
     # A prompt replaces the previous prompt's keyboard; a notice does not.
     is_prompt: bool = False
+    # Rows of a persistent reply keyboard this message installs (never with buttons).
+    keyboard: list[list[str]] | None = None
+
+
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^>]*>")
+_TAG_ROOM = 200  # kept free in each part for closing and reopening tags
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Split at line breaks so each part fits in one Telegram message."""
+    """Split at line breaks so each part fits in one Telegram message. HTML stays
+    balanced: a tag open at a split is closed at the end of the part and opened again
+    at the start of the next (Telegram refuses a message with unbalanced tags)."""
+    if len(text) <= limit:
+        return [text]
+    room = limit - _TAG_ROOM if "<" in text else limit
     parts: list[str] = []
     current = ""
     for line in text.split("\n"):
-        while len(line) > limit:
+        while len(line) > room:
             if current:
                 parts.append(current)
                 current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
+            cut = _safe_cut(line, room)
+            parts.append(line[:cut])
+            line = line[cut:]
         candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
+        if len(candidate) > room:
             parts.append(current)
             current = line
         else:
             current = candidate
     if current or not parts:
         parts.append(current)
-    return parts
+    return _rebalance(parts)
+
+
+def _safe_cut(line: str, limit: int) -> int:
+    """A cut at most `limit` that falls neither inside a tag nor inside an entity."""
+    cut = limit
+    tag, entity = line.rfind("<", 0, cut), line.rfind("&", 0, cut)
+    if tag > line.rfind(">", 0, cut):
+        cut = tag
+    if entity > line.rfind(";", 0, cut) and entity > cut - 10:
+        cut = min(cut, entity)
+    return max(cut, 1)
+
+
+def _rebalance(parts: list[str]) -> list[str]:
+    out: list[str] = []
+    open_tags: list[tuple[str, str]] = []  # (name, the opening tag as written)
+    for part in parts:
+        prefix = "".join(tag for _, tag in open_tags)
+        for match in _TAG.finditer(part):
+            closing, name = match.group(1), match.group(2).lower()
+            if not closing:
+                open_tags.append((name, match.group(0)))
+            elif open_tags and open_tags[-1][0] == name:
+                open_tags.pop()
+        suffix = "".join(f"</{name}>" for name, _ in reversed(open_tags))
+        out.append(prefix + part + suffix)
+    return out
+
+
+# Reply-keyboard keys (their texts come back as messages) and the flow command of each.
+NAV_KEYS = (("key.back", "back"), ("key.skip", "skip"), ("key.review", "review"),
+            ("key.help", "help"))
+
+
+def echo_line(answer: str) -> str:
+    """An answer read back to the officer, as a line of HTML: "✓ 01/03/2018"."""
+    return f"✓ <b>{escape(answer)}</b>"
+
+
+def nav_labels(t: Translator) -> list[str]:
+    return [t(key) for key, _ in NAV_KEYS]
 
 
 def escape(text: str) -> str:
@@ -251,6 +305,22 @@ class Presenter:
         if not to_review:
             return self.t("edition.notice_none")
         return self.t.plural("edition.notice", "edition.notices", to_review)
+
+    def echo(self, saved: fx.AnswerSaved) -> str:
+        """A saved answer as the officer reads it back ("✓ 01/03/2018")."""
+        item = self.item(saved.ref.item)
+        new = saved.new
+        if new is None:
+            return self.t("value.skipped")
+        if isinstance(new, dict) and new.get("unknown"):
+            return self.value(item, None, unknown=True)
+        if isinstance(new, dict) and "value" in new:
+            return self.value(item, new["value"], other=new.get("other"))
+        return self.value(item, new)
+
+    def nav_keyboard(self) -> list[list[str]]:
+        """The persistent reply keyboard: navigation that works on every question."""
+        return [nav_labels(self.t)[:2], nav_labels(self.t)[2:]]
 
     def moment(self, value: str) -> str:
         return formatting.moment(value, self.q.timezone, self.t)
@@ -487,14 +557,10 @@ class Presenter:
             extra.append(Button(t("btn.keep"), cb.encode(seq, "k")))
         if item.allow_unknown:
             extra.append(Button(t("btn.dont_know"), cb.encode(seq, "u")))
-        if item.asks and not item.required:
-            extra.append(Button(t("btn.skip"), cb.encode(seq, "s")))
         if extra:
             rows.append(extra)
-        nav = [Button(t("btn.back"), cb.encode(seq, "b"))] if ask.can_back else []
-        nav.append(Button(t("btn.review"), cb.encode(seq, "r")))
-        nav.append(Button(t("btn.help"), cb.bot_action("help")))
-        rows.append(nav)
+        # Back, skip, review and help live on the reply keyboard (`nav_keyboard`): a
+        # question without answer buttons needs no edit when the next one comes.
         return rows
 
     def repeat_menu(self, menu: fx.AskRepeatMenu) -> Screen:
@@ -537,10 +603,6 @@ class Presenter:
             action.append(Button(t("btn.finish_repeat"), cb.encode(seq, "f", menu.repeat)))
         if action:
             rows.append(action)
-        nav = [] if menu.from_review else [Button(t("btn.back"), cb.encode(seq, "b"))]
-        nav.append(Button(t("btn.review"), cb.encode(seq, "r")))
-        nav.append(Button(t("btn.help"), cb.bot_action("help")))
-        rows.append(nav)
         return Screen("\n".join(lines), rows, is_prompt=True)
 
     def review(self, review: fx.ShowReview) -> list[Screen]:
@@ -625,12 +687,7 @@ class Presenter:
                 final.text += "\n\n" + escape(t("review_complete"))
                 final.buttons.append([Button(t("btn.submit"), cb.encode(seq, "S"))])
             final.text += "\n" + escape(t("review_edit_hint"))
-            final.buttons.append(
-                [
-                    Button(t("btn.continue"), cb.bot_action("resume")),
-                    Button(t("btn.help"), cb.bot_action("help")),
-                ]
-            )
+            final.buttons.append([Button(t("btn.continue"), cb.bot_action("resume"))])
         for screen in screens:
             if len(screen.text) > TEXT_LIMIT:
                 screen.text = _shorten(screen.text, TEXT_LIMIT)

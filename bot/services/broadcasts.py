@@ -26,6 +26,7 @@ from bot.render.i18n import Translator, translator
 from bot.render.presenter import escape, split_text
 from bot.render.text import plain, shorten
 from bot.services.delivery import Courier, Delivery, Fanout, Outcome, Permit, deliver_row
+from bot.services.errors import Report, report
 from storage.coordination_store import (
     IN_PROGRESS,
     NOT_STARTED,
@@ -95,6 +96,7 @@ class BroadcastService:
         self.store = store
         self.cstore = cstore
         self.registry = registry
+        self.on_error: Report | None = None  # the one error handler, once the bot runs
         self.questionnaire_id = questionnaire_id
         self.clock = clock
         self.courier = courier
@@ -188,8 +190,8 @@ class BroadcastService:
             await self.run(broadcast_id)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("broadcast %s stopped; it resumes at the next start", broadcast_id)
+        except Exception as error:  # it resumes at the next start
+            await report(self.on_error, error, f"broadcast {broadcast_id}")
 
     async def run(self, broadcast_id: int) -> None:
         """Send to every pending recipient, then report to the coordinator."""

@@ -12,12 +12,13 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.render import callbacks as cb
 from bot.render import formatting
 from bot.render.i18n import normalize_language, translator
-from bot.render.presenter import Button, Presenter, Screen, escape
+from bot.render.presenter import Button, Presenter, Screen, echo_line, escape
+from bot.render.text import shorten
 from bot.settings import Settings
 from conversations import access_codes, engine
 from conversations import effects as fx
@@ -27,7 +28,7 @@ from conversations.schema import Questionnaire, Repeat
 from conversations.state import State
 from storage.editions import EditionStore
 from storage.municipalities import Municipality, MunicipalityRegistry
-from storage.store import Change, Officer, Store, Submission, response_id
+from storage.store import Change, Officer, ResponseRow, Store, Submission, response_id
 
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
@@ -39,6 +40,7 @@ GUESSING_ALERT_KEY = "code_guessing_alerted_at"
 # remember any more).
 RESUME_AFTER = timedelta(hours=1)
 DEADLINE_KEY = "deadline"
+ECHO_CHARS = 200  # a long typed answer is read back shortened
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +83,25 @@ class Reply:
     notifications: list[Notification] = field(default_factory=list)
     # An answer stopped the officer: the assistance team gets a ticket about it.
     escalate: bool = False
+    # The saved answer as the officer reads it: shown under a pressed question.
+    echo: str | None = None
+    # The step this reply draws was committed with this seq and marked as still to
+    # deliver; the sender clears the mark once it is sent.
+    committed_seq: int | None = None
+    language: str = "it"
 
 
 Clock = Callable[[], datetime]
+
+
+class Loaded(NamedTuple):
+    """What a step starts from: the stored rows and the state they make."""
+
+    row: ResponseRow | None
+    nav: dict[str, Any] | None
+    state: State
+    shared: dict[str, Any]
+    last_saved: str | None
 
 
 class OfficerFlow:
@@ -153,8 +171,8 @@ class OfficerFlow:
         reply = Reply([Screen(welcome), self.privacy_summary(officer.language)])
         if payload:
             login = await self.login(officer, payload)
-            reply.screens.extend(login.screens)
-            return reply
+            login.screens[:0] = reply.screens
+            return login
         reply.screens.append(Screen(t("ask_code")))
         return reply
 
@@ -200,11 +218,13 @@ class OfficerFlow:
             lang = normalize_language(action.split(":", 1)[1])
             await self.store.set_language(officer.user_id, lang)
             t = translator(lang)
-            reply = Reply([Screen(t("language_set"))], callback_text=t("language_set"))
-            if officer.istat is not None:
-                officer = await self.officer(Sender(officer.user_id))
-                resumed = await self.step(officer, ev.Resume())
-                reply.screens.extend(resumed.screens)
+            if officer.istat is None:
+                return Reply([Screen(t("language_set"))], callback_text=t("language_set"),
+                             language=lang)
+            officer = await self.officer(Sender(officer.user_id))
+            reply = await self.step(officer, ev.Resume())
+            reply.screens.insert(0, Screen(t("language_set")))
+            reply.callback_text = t("language_set")
             return reply
         if action.startswith("reopen:") and officer.istat is not None:
             presenter = self.presenter(officer.language, None)
@@ -290,9 +310,12 @@ class OfficerFlow:
         municipality = self.registry.get(istat)
         name = municipality.name if municipality else istat
         province = municipality.province if municipality else ""
-        greeting = Screen(t("code_ok", comune=escape(name), provincia=escape(province)))
         bound = await self.store.officer(officer.user_id)
         assert bound is not None
+        # The login installs the reply keyboard (navigation).
+        keys = self.presenter(bound.language, municipality).nav_keyboard()
+        greeting = Screen(t("code_ok", comune=escape(name), provincia=escape(province)),
+                          keyboard=keys)
         reply = await self.step(bound, ev.Resume())
         if self.q.intro:  # the file's own introduction, once, with the greeting
             intro = self.presenter(bound.language, municipality).text(self.q.intro)
@@ -339,20 +362,14 @@ class OfficerFlow:
         t = translator(officer.language)
         municipality = self.registry.get(istat)
         presenter = self.presenter(officer.language, municipality)
-        row = await self.store.response(self.q.id, istat)
-        nav = await self.store.navigation(officer.user_id, response_id(self.q.id, istat))
+        loaded = await self._load(officer.user_id, istat)
+        state, shared, last_saved = loaded.state, loaded.shared, loaded.last_saved
         # After a questionnaire update the officer first hears about it and sees
         # where they stand: the message may answer a question that changed.
         notice = await self.editions.take_notice(
             officer.user_id, response_id(self.q.id, istat), now)
         if notice is not None and not isinstance(inp, ev.Review):
             inp = ev.Resume()
-        if row is None:
-            shared, _ = engine.start(self.q, now).state.split()
-            last_saved = None
-        else:
-            shared, last_saved = row.state, row.updated_at
-        state = State.join(shared, nav)
         before_cursor = state.cursor
         step = engine.advance(self.q, state, inp, now, await self.deadline(),
                               actor=officer.user_id)
@@ -362,9 +379,11 @@ class OfficerFlow:
         # Names only when something names a colleague: one officer alone pays nothing.
         if any(_names_someone(e) for e in step.effects):
             presenter.names = await self.names(istat)
-        reply = Reply(presenter.screens(step.effects))
+        reply = Reply(presenter.screens(step.effects), language=officer.language)
+        if step.state is not state:
+            reply.committed_seq = step.state.seq
         colleagues = None
-        if nav is None and row is not None:
+        if loaded.nav is None and loaded.row is not None:
             colleagues = await self.colleagues_at_work(officer, istat)
         for effect in step.effects:
             if isinstance(effect, fx.Resumed) and colleagues:
@@ -376,17 +395,26 @@ class OfficerFlow:
                 text = t.plural("shared.presence", "shared.presence_n", effect.answered,
                                 comune=municipality.name if municipality else istat,
                                 names=joined, total=effect.total)
-                reply.screens.insert(0, Screen(escape(text)))
+                reply.screens.insert(0, Screen(escape(text), keyboard=presenter.nav_keyboard()))
             elif isinstance(effect, fx.Resumed):
                 if effect.answered == 0 and last_saved is None:
                     continue  # a first start: the greeting and the intro say it all
                 when = presenter.moment(last_saved) if last_saved else t("never")
                 text = t.plural("resumed", "resumed.other", effect.answered,
                                 percent=effect.percent, when=when)
-                reply.screens.insert(0, Screen(escape(text)))
+                # Coming back installs the reply keyboard (navigation) again.
+                reply.screens.insert(0, Screen(escape(text), keyboard=presenter.nav_keyboard()))
             elif isinstance(effect, fx.Completed):
                 reply.document = await self._receipt(
                     presenter, step.state, istat, municipality, effect, officer)
+            elif isinstance(effect, fx.AnswerSaved) and reply.echo is None:
+                reply.echo = presenter.echo(effect)
+        if reply.echo is not None and isinstance(inp, ev.TextAnswer):
+            # A typed answer is read back as the first line of the next question, so it
+            # costs one message and no edit.
+            prompt = next((s for s in reply.screens if s.is_prompt), None)
+            if prompt is not None:
+                prompt.text = f"{echo_line(shorten(reply.echo, ECHO_CHARS))}\n{prompt.text}"
         if notice is not None:
             reply.screens.insert(0, Screen(escape(presenter.edition_notice(notice.to_review))))
         if rejected:
@@ -450,6 +478,18 @@ class OfficerFlow:
                 out.append(Notification(other.user_id, Screen(escape(text))))
         return out
 
+    async def _load(self, user_id: int, istat: str) -> Loaded:
+        """The officer's state in the municipality's response, its shared part and
+        when the response was last saved."""
+        row = await self.store.response(self.q.id, istat)
+        nav = await self.store.navigation(user_id, response_id(self.q.id, istat))
+        if row is None:
+            shared, _ = engine.start(self.q, self.clock()).state.split()
+            last_saved = None
+        else:
+            shared, last_saved = row.state, row.updated_at
+        return Loaded(row, nav, State.join(shared, nav), shared, last_saved)
+
     async def _save(
         self, officer: Officer, istat: str, municipality: Municipality | None, step: engine.Step,
         now: datetime, shared_before: dict[str, Any],
@@ -473,8 +513,34 @@ class OfficerFlow:
         await self.store.record_step(
             questionnaire_id=self.q.id, istat=istat, state=None if moved_only else shared,
             nav=nav, answered=answered, total=total, user_id=officer.user_id, now=now,
-            changes=changes, submission=submission,
+            changes=changes, submission=submission, pending_seq=step.state.seq,
         )
+
+    async def redraw(self, user_id: int) -> Reply | None:
+        """What to draw again for an officer whose last step was committed but maybe
+        not delivered (a restart): the current question, as /riprendi shows it."""
+        officer = await self.store.officer(user_id)
+        if officer is None or officer.istat is None or officer.unreachable:
+            return None
+        istat = officer.istat
+        async with self.lock(f"istat:{istat}"):
+            state = (await self._load(user_id, istat)).state
+        presenter = self.presenter(officer.language, self.registry.get(istat))
+        # Drawn on the same seq: nothing is committed and buttons drawn before stay valid.
+        reply = Reply(presenter.screens(engine.redraw(self.q, state)), language=officer.language)
+        reply.committed_seq = state.seq
+        if state.status == "submitted" and state.submitted_at is not None:
+            # The receipt may be what was never sent: sent again (twice at worst), to
+            # the officer who submitted.
+            submitted_by = await self.store.fetchone(
+                "SELECT submitted_by FROM submissions WHERE response_id = ? AND revision = ?",
+                response_id(self.q.id, istat), state.revision,
+            )
+            if submitted_by is not None and submitted_by[0] == user_id:
+                completed = fx.Completed(state.revision, state.submitted_at)
+                reply.document = await self._receipt(
+                    presenter, state, istat, self.registry.get(istat), completed, officer)
+        return reply
 
     async def reopen_by_staff(self, istat: str, actor: int) -> int | None:
         """Reopen a submitted response (an operator's /riapri) with the engine's Reopen

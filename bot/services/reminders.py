@@ -24,6 +24,7 @@ from bot.render import formatting
 from bot.render.i18n import translator
 from bot.render.presenter import Button, escape
 from bot.services.delivery import Courier, Delivery, Fanout, Outcome, Permit, deliver_row
+from bot.services.errors import Report, report
 from conversations.reminder_schedule import (
     DEFAULT_DAYS,
     due_slots,
@@ -58,6 +59,7 @@ class ReminderService:
         self.store = store
         self.cstore = cstore
         self.registry = registry
+        self.on_error: Report | None = None  # the one error handler, once the bot runs
         self.questionnaire_id = questionnaire_id
         self._deadline = deadline
         self.clock = clock
@@ -112,8 +114,8 @@ class ReminderService:
                 await self.tick()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("reminder pass failed")
+            except Exception as error:
+                await report(self.on_error, error, "reminders")
 
     async def tick(self) -> int:
         """Open the latest due slot if needed and send what is pending. Returns how many

@@ -24,6 +24,7 @@ from typing import Protocol
 from bot.render.i18n import translator
 from bot.render.presenter import Button
 from bot.services.delivery import Failure, Outcome, SendFailure, outcome_of
+from bot.services.errors import Report, report
 from storage.staff_outbox import (
     CARD,
     COPY_TO_GROUP,
@@ -81,6 +82,7 @@ class StaffCourier:
         self.card = card
         self.clock = clock
         self.transport: StaffTransport | None = None
+        self.on_error: Report | None = None  # the one error handler, once the bot runs
         self._forum: bool | None = None  # learnt from Telegram once
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -98,8 +100,8 @@ class StaffCourier:
                 await self.flush()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("staff outbox pass failed")
+            except Exception as error:
+                await report(self.on_error, error, "staff outbox")
 
     async def recover(self) -> list[Outgoing]:
         """At start-up: rows a crash left 'sending' become 'unknown', and the team is

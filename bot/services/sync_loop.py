@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bot.services.errors import Report
+from bot.services.errors import report as report_error
 from bot.settings import Settings
 from bot.telegram.app import Services
 from storage.sync import Central, Clock, OutboxPusher, central_client, utc_now
@@ -35,14 +37,17 @@ def central_from_settings(settings: Settings) -> Central | None:
     return Central(settings.central_url.strip(), token or None)
 
 
-async def sync_forever(pusher: OutboxPusher, interval: float, sleep: Sleep = asyncio.sleep) -> None:
-    """Push, wait, repeat; a failing pass is logged and never ends the loop."""
+async def sync_forever(
+    pusher: OutboxPusher, interval: float, sleep: Sleep = asyncio.sleep,
+    report: Report | None = None,
+) -> None:
+    """Push, wait, repeat; a failing pass is reported and never ends the loop."""
     while True:
         try:
             await pusher.push_due()
-        except Exception:
+        except Exception as error:
             # E.g. a locked database: the rows stay pending for the next pass.
-            log.exception("sync pass failed")
+            await report_error(report, error, "sync")
         await sleep(interval)
 
 
@@ -63,7 +68,9 @@ def install_sync(
         running.client = central_client(central)
         pusher = OutboxPusher(services.store, running.client, central, clock=clock)
         running.task = asyncio.create_task(
-            sync_forever(pusher, services.settings.sync_interval, sleep), name="surveybot-sync"
+            sync_forever(pusher, services.settings.sync_interval, sleep,
+                         lambda error, where: services.report_error(error, where)),
+            name="surveybot-sync",
         )
         log.info("sync every %.0f s to %s", services.settings.sync_interval, _host(central.url))
 

@@ -27,7 +27,7 @@ from bot.services.reminders import stop_task
 from bot.services.staff import Operator, StaffResult, StaffService
 from bot.services.tickets import DeskResult, Incoming, TicketService
 from bot.telegram.app import App, Services, answer_query, sender_of
-from bot.telegram.sender import StaffPost, deliver, edit_for_staff, send_to_staff
+from bot.telegram.sender import StaffPost, edit_for_staff, send_to_staff
 
 OUTBOX_INTERVAL = 5.0  # seconds between passes over the staff outbox (new rows kick it)
 
@@ -70,8 +70,8 @@ class TicketHandlers:
             await answer_query(query, result.toast, show_alert=result.alert)
         chat = update.effective_chat
         if result.screens and chat is not None:
-            if officer:
-                await deliver(bot, self.s.store, chat.id, Reply(list(result.screens)))
+            if officer and self.s.delivery is not None:
+                await self.s.delivery.deliver(bot, chat.id, Reply(list(result.screens)))
             else:
                 await send_to_staff(bot, chat.id, result.screens,
                                     thread_id=_thread(update.effective_message))
@@ -209,6 +209,7 @@ def install_assistance(services: Services) -> None:
 
     async def start(app: App) -> None:
         courier.transport = StaffPost(app.bot)
+        courier.on_error = services.report_error
         await courier.recover()
         await courier.flush()  # what was committed and not yet sent before a restart
         loop.append(asyncio.create_task(courier.run_forever(OUTBOX_INTERVAL),
@@ -247,6 +248,7 @@ def _register(app: App, services: Services) -> None:
     in_group = filters.Chat(group)
     app.add_handler(CommandHandler(["aiuto", "help"], h.ask, private))
     app.add_handler(CallbackQueryHandler(h.ask, pattern=rf"^{cb.bot_action('help')}$"))
+    services.help_entry = h.ask  # the reply keyboard's help key
     app.add_handler(CommandHandler(["annulla", "cancel"], h.cancel, private))
     app.add_handler(CallbackQueryHandler(h.press, pattern=cb.staff_pattern(cb.TICKET)))
     app.add_handler(CommandHandler(["ticket", "tickets"], h.list_open, in_group))

@@ -149,6 +149,7 @@ def install_coordinators(services: Services) -> None:
             transport = await BotTransport.open(app.bot.token, services.settings.telegram_api_url)
             opened.append(transport)
             coord.courier.transport = transport
+        coord.reminders.on_error = coord.broadcasts.on_error = services.report_error
         await coord.recover()
         coord.start_loop()
 

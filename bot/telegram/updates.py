@@ -1,4 +1,5 @@
-"""Which updates the bot asks for, and a bot that survives one it cannot read.
+"""Which updates the bot asks for, a bot that survives one it cannot read, and who
+and where an update comes from (shared by the handlers of every audience).
 
 python-telegram-bot parses a whole `getUpdates` batch at once: one update it
 cannot parse fails the batch, the Updater asks for the same batch again, and
@@ -13,9 +14,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import BaseRequest
+
+from bot.services.officer_flow import Sender
 
 log = logging.getLogger(__name__)
 
@@ -60,3 +63,25 @@ def build_bot(
         get_updates_request=get_updates_request,
         rate_limiter=rate_limiter,
     )
+
+
+def sender_of(update: Update) -> Sender:
+    user = update.effective_user
+    assert user is not None
+    return Sender(user.id, user.first_name or "", user.username, user.language_code)
+
+
+def private(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type == "private"
+
+
+async def answer_query(query: CallbackQuery, text: str | None = None, *,
+                       show_alert: bool = False) -> None:
+    """Stop the button's spinner (cosmetic). A query Telegram no longer accepts (too
+    old after a restart), a timeout or any other failure must not keep the user from
+    seeing the reply."""
+    try:
+        await query.answer(text, show_alert=show_alert)
+    except Exception as error:
+        log.info("could not answer callback query %s: %r", query.id, error)

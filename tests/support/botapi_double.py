@@ -80,6 +80,12 @@ NOT_MODIFIED: Final = (
     "Bad Request: message is not modified: specified new message content and reply markup "
     "are exactly the same as a current content and reply markup of the message"
 )
+MESSAGE_TO_EDIT_NOT_FOUND: Final = "Bad Request: message to edit not found"
+MESSAGE_CANT_BE_EDITED: Final = "Bad Request: message can't be edited"
+MESSAGE_TO_DELETE_NOT_FOUND: Final = "Bad Request: message to delete not found"
+CANT_PARSE_ENTITIES: Final = (
+    "Bad Request: can't parse entities: can't find end tag corresponding to start tag \"b\""
+)
 QUERY_TOO_OLD: Final = (
     "Bad Request: query is too old and response timeout expired or query ID is invalid"
 )
@@ -261,12 +267,22 @@ class UploadedFile:
 
 @dataclass
 class _Fault:
-    """An injected error for the next matching requests."""
+    """An injected failure for the next matching requests.
+
+    ``kind``: "error" answers ``error`` (its real HTTP status); "drop" closes the
+    connection without an answer; "timeout" holds the request ``delay`` seconds, then
+    drops it (past the client's read timeout it sees a timeout); "malformed" answers
+    HTTP 200 with ``body``, which is not the Bot API's shape. Only "error" (as Telegram)
+    and the others (as a broken network or server) leave the world unchanged.
+    """
 
     methods: frozenset[str] | None  # lower-case method names, None = any send method
     chat_id: int | None
     error: ApiError
     remaining: int
+    kind: str = "error"
+    delay: float = 0.0
+    body: bytes = b""
 
 
 class _ParseEntitiesError(Exception):
@@ -1303,6 +1319,65 @@ class BotApiDouble:
             )
         )
 
+    def _add_fault(self, method: str, kind: str, times: int, chat_id: int | None,
+                   **extra: Any) -> None:
+        error = extra.pop("error", ApiError(500, "Internal Server Error"))
+        self._faults.append(
+            _Fault(frozenset({method.lower()}), chat_id, error, times, kind, **extra)
+        )
+
+    def inject_timeout(
+        self, method: str, *, times: int = 1, delay: float = 0.3, chat_id: int | None = None
+    ) -> None:
+        """Hold the next ``times`` calls of ``method`` for ``delay`` seconds, then close the
+        connection unanswered (nothing is done): a client whose read timeout is shorter
+        than ``delay`` sees a timeout, otherwise a dropped connection."""
+        self._add_fault(method, "timeout", times, chat_id, delay=delay)
+
+    def inject_disconnect(self, method: str, *, times: int = 1, chat_id: int | None = None
+                          ) -> None:
+        """Close the connection of the next ``times`` calls of ``method`` unanswered."""
+        self._add_fault(method, "drop", times, chat_id)
+
+    def inject_server_error(
+        self, method: str, *, times: int = 1, status: int = 500, chat_id: int | None = None
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` with a 5xx (nothing is done)."""
+        phrase = HTTPStatus(status).phrase
+        self._add_fault(method, "error", times, chat_id, error=ApiError(status, phrase))
+
+    def inject_retry_after(
+        self, method: str, retry_after: int = 1, *, times: int = 1, chat_id: int | None = None
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` with 429 and ``retry_after``."""
+        error = ApiError(
+            429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+        )
+        self._add_fault(method, "error", times, chat_id, error=error)
+
+    def inject_malformed(
+        self, method: str, *, times: int = 1, body: bytes = b'{"ok": true}',
+        chat_id: int | None = None,
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` with HTTP 200 and ``body``, which
+        is not a Bot API reply (default: no ``result``; try ``b"<html>"`` too). Nothing
+        is done."""
+        self._add_fault(method, "malformed", times, chat_id, body=body)
+
+    def clear_faults(self) -> None:
+        """Forget every injected failure not yet used up (an outage ends)."""
+        self._faults.clear()
+
+    def pending_faults(self) -> int:
+        """Injected failures not yet used up."""
+        return sum(fault.remaining for fault in self._faults)
+
+    def calls_in_chat(self, chat_id: int) -> list[str]:
+        """Methods called with this ``chat_id`` (the calls Telegram's limits count),
+        ``answerCallbackQuery`` excluded as it carries none, in order."""
+        return [name for name, params in self.requests
+                if params.get("chat_id") == chat_id and name != "answerCallbackQuery"]
+
     # ========================================================================================
     # Assertions helpers
     # ========================================================================================
@@ -1775,7 +1850,12 @@ class BotApiDouble:
                 elif entry is None:
                     raise ApiError(404, "Not Found")
                 else:
-                    self._apply_faults(raw_method.lower(), params)
+                    fault = self._apply_faults(raw_method.lower(), params)
+                    if fault is not None and fault.kind == "malformed":
+                        return 200, fault.body, "application/json"
+                    if fault is not None and fault.kind in ("drop", "timeout"):
+                        await asyncio.sleep(fault.delay)
+                        raise _ClientGone
                     result = entry[1](params)
                     for observer in self._observers.get(raw_method.lower(), ()):
                         observer(params, result)
@@ -1812,9 +1892,10 @@ class BotApiDouble:
             raw.update(decoded)
         return _coerce_params(raw)
 
-    def _apply_faults(self, method: str, params: Params) -> None:
+    def _apply_faults(self, method: str, params: Params) -> _Fault | None:
+        """Raise an injected error, or return the injected fault the caller acts out."""
         if not self._faults:
-            return
+            return None
         chat_id = params.get("chat_id")
         for fault in self._faults:
             if fault.methods is None:
@@ -1827,9 +1908,12 @@ class BotApiDouble:
             fault.remaining -= 1
             if fault.remaining <= 0:
                 self._faults.remove(fault)
+            if fault.kind != "error":
+                return fault
             if fault.error.code == 429:
                 self.violations += 1
             raise fault.error
+        return None
 
     # ========================================================================================
     # Long polling
@@ -1980,8 +2064,30 @@ class BotApiDouble:
             rows = raw["keyboard"]
             if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
                 raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+            for row in rows:
+                for button in row:
+                    text = button if isinstance(button, str) else (
+                        button.get("text") if isinstance(button, dict) else None
+                    )
+                    if not isinstance(text, str):
+                        raise ApiError(
+                            400, "Bad Request: can't parse keyboard button: "
+                            "Field \"text\" must be of type String"
+                        )
+                    if not text.strip():
+                        raise ApiError(400, "Bad Request: keyboard button text must be non-empty")
+            for flag in ("is_persistent", "resize_keyboard", "one_time_keyboard", "selective"):
+                if flag in raw and not isinstance(raw[flag], bool):
+                    raise ApiError(
+                        400, f"Bad Request: can't parse reply keyboard markup JSON object: "
+                        f"Field \"{flag}\" must be of type Boolean"
+                    )
             return None, _clone(raw)
-        if "remove_keyboard" in raw or "force_reply" in raw:
+        if "remove_keyboard" in raw:
+            if raw["remove_keyboard"] is not True:
+                raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+            return None, _clone(raw)
+        if "force_reply" in raw:
             return None, _clone(raw)
         raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
 

@@ -90,10 +90,11 @@ class Harness:
     codes: dict[str, str] = field(default_factory=dict)
     # Per chat: the highest message id when the last send/press began.
     marks: dict[int, int] = field(default_factory=dict)
+    read_timeout: float | None = None  # the client's, to test timeouts quickly
 
     async def start(self) -> None:
         self.services = await open_services(self.settings, self.clock)
-        self.app = build_application(self.services, token=TOKEN)
+        self.app = build_application(self.services, token=TOKEN, read_timeout=self.read_timeout)
         await self.app.initialize()
         await self.app.post_init(self.app)
         await self.app.start()
@@ -192,6 +193,14 @@ class Harness:
             raise AssertionError(f"expected exactly one new message in {chat}, got "
                                  f"{len(fresh)}: {shown}")
         return fresh[0]
+
+    async def press_key(self, user: int, label: str) -> None:
+        """Press a key of the reply keyboard shown in the chat (exact label): like
+        Telegram, it sends the key's text as a message."""
+        keyboard = self.double.keyboard(user) or []
+        if not any(label in row for row in keyboard):
+            raise AssertionError(f"no key {label!r} on the reply keyboard {keyboard}")
+        await self.send(user, label)
 
     # --- what the officer sees ------------------------------------------------------
     def texts(self, user: int) -> list[str]:

@@ -174,10 +174,10 @@ async def test_sigkill_mid_questionnaire_loses_nothing(
         ]
 
         await bot.start()
-        await ack(double, say(double, "/riprendi"), "capofila")
-        resumed = texts(double)[-2]
-        assert "Bentornato! Hai risposto a 5 domande (" in resumed, resumed
-        assert "Domanda 6 di 10" in texts(double)[-1]
+        # The start-up may draw the last question again (committed, maybe unsent);
+        # /riprendi then says where the officer stands.
+        await ack(double, say(double, "/riprendi"), "Bentornato! Hai risposto a 5 domande (")
+        await until(double, lambda t: "Domanda 6 di 10" in t[-1], "the question after /riprendi")
         # Going on works, and the restart replayed nothing into the answers.
         await ack(double, press(double, "No"), "A quale Ambito o Distretto")
         values, changes = stored(database)
@@ -228,14 +228,18 @@ async def test_kill_at_any_moment_keeps_answers_and_history_consistent(
             # An answer fetched but not confirmed before the kill is delivered again
             # and applied now: nothing the officer sent is lost.
             await ack(double, say(double, "/riprendi"), "Bentornato")
-            await until(double, lambda t: "Bentornato" in t[-2], "the question after Bentornato")
+            # "Bentornato" and a question without buttons come as one message.
+            await until(
+                double, lambda t: "Bentornato" in "".join(t[-2:]) and "Domanda" in t[-1],
+                "the question after Bentornato",
+            )
             values, changes = stored(database)
             assert values == {ref: json.loads(new) for ref, new, _ in changes}
             assert len(changes) == len(values)  # nothing applied twice
             shown = texts(double)[-1]
             missing = [q for q, (_, value) in ANSWERS.items() if value not in values.values()]
             assert (missing or ["capofila"])[0] in shown, (missing, shown)
-            assert f"Hai risposto a {len(values)} domande" in texts(double)[-2]
+            assert f"Hai risposto a {len(values)} domande" in "".join(texts(double)[-2:])
         assert not any(INTERNAL_ERROR in t for t in texts(double))
     finally:
         await bot.stop()

@@ -176,7 +176,7 @@ async def add_practice(
     await h.send(user, "4500")  # of which from municipal funds
     await h.send(user, "Scuole e associazioni di famiglie")
     await h.send(user, "250")
-    await h.press(user, "Salta ⏭")  # results
+    await h.press_key(user, "⏭ Salta")  # results
     await h.send(user, "www.comune.fi.it/centro-famiglie")
     assert "Hai inserito" in h.last_text(user), h.screen(user, 3)
 
@@ -184,7 +184,7 @@ async def add_practice(
 async def finish(h: Harness, user: int) -> None:
     """From the practices' menu to the review."""
     await h.press(user, "Ho finito, avanti ➡️")
-    await h.press(user, "Salta ⏭")  # notes
+    await h.press_key(user, "⏭ Salta")  # notes
     await h.press(user, "Sì")  # publish consent
     assert "Riepilogo delle risposte" in h.screen(user, 3)
 
@@ -308,8 +308,8 @@ async def test_errors_say_what_is_expected_with_an_example(harness: Harness) -> 
     await h.send(OFFICER, "mille euro")
     assert "Importo non valido. Scrivi solo la cifra in euro, ad esempio" in h.last_text(OFFICER)
     await h.send(OFFICER, "1.000,50")
-    await h.press(OFFICER, "Salta ⏭")  # the share from municipal funds
-    await h.press(OFFICER, "Salta ⏭")  # partners
+    await h.press_key(OFFICER, "⏭ Salta")  # the share from municipal funds
+    await h.press_key(OFFICER, "⏭ Salta")  # partners
     await h.send(OFFICER, "tanti")
     assert "Scrivi un numero intero, senza decimali, ad esempio" in h.last_text(OFFICER)
     await h.send(OFFICER, "20.000.000")
@@ -349,7 +349,10 @@ def mistyped(code: str) -> str:
 async def test_start_shows_welcome_privacy_and_asks_the_code(harness: Harness) -> None:
     h = harness
     await h.send(OFFICER, "/start")
-    welcome, privacy, ask = h.texts(OFFICER)
+    # The welcome, the privacy summary (its button under it) and the request of the
+    # code come as one message.
+    (welcome,) = h.texts(OFFICER)
+    privacy = ask = welcome
     assert welcome.startswith("👋 Benvenuto!")
     assert "Il questionario va inviato entro 31/07/2019 alle 23:59" in welcome
     # The notice's summary, with a button for the full GDPR art. 13 notice.
@@ -427,10 +430,12 @@ async def test_deep_link_logs_in_directly(harness: Harness) -> None:
     code = await h.issue(FIRENZE)
     await h.send(OFFICER, f"/start {code.replace('-', '')}")
     texts = h.texts(OFFICER)
+    assert len(texts) <= 3  # at most three messages from /start to the first question
     assert texts[0].startswith("👋 Benvenuto!")
-    assert "in breve: il titolare" in texts[1]
+    assert "in breve: il titolare" in texts[0]
     assert not any("identificativo abilitante (ad esempio" in t for t in texts)
-    assert "Codice riconosciuto: Comune di Firenze (Firenze)" in texts[2]
+    assert "Codice riconosciuto: Comune di Firenze (Firenze)" in texts[1]
+    assert h.double.keyboard(OFFICER) == [["⬅️ Indietro", "⏭ Salta"], ["📋 Riepilogo", "🆘 Aiuto"]]
     assert "Domanda 1 di 10" in texts[-1]
     assert await rows(h, "SELECT istat, bound_at FROM officers") == [
         (FIRENZE, h.clock.now.isoformat())
@@ -470,7 +475,7 @@ async def test_back_and_skip(harness: Harness) -> None:
     assert "Mantieni risposta ➡️" in h.labels(OFFICER)
     await h.press(OFFICER, "Mantieni risposta ➡️")
     assert "ufficio o servizio" in h.last_text(OFFICER)
-    await h.press(OFFICER, "⬅️ Indietro")
+    await h.press_key(OFFICER, "⬅️ Indietro")
     await h.send(OFFICER, "Maria Bianchi")
     assert "ufficio o servizio" in h.last_text(OFFICER)
     assert (await answers(h))["respondent_name"] == "Maria Bianchi"
@@ -608,9 +613,10 @@ async def test_repeat_entries_added_and_removed(harness: Harness) -> None:
     for _ in range(20):
         if "Hai inserito" in h.last_text(OFFICER):
             break
-        labels = h.labels(OFFICER)
-        keep = "Mantieni risposta ➡️" if "Mantieni risposta ➡️" in labels else "Salta ⏭"
-        await h.press(OFFICER, keep)  # optional questions skipped before have no answer
+        if "Mantieni risposta ➡️" in h.labels(OFFICER):
+            await h.press(OFFICER, "Mantieni risposta ➡️")
+        else:  # optional questions skipped before have no answer
+            await h.press_key(OFFICER, "⏭ Salta")
     assert "2. Terzo bis" in h.last_text(OFFICER)
     # Remove until one is left: still at least one is required to go on.
     await h.press(OFFICER, "🗑 Elimina 1")
@@ -1001,7 +1007,8 @@ async def test_language_switch_to_english(harness: Harness) -> None:
     question = h.last_text(OFFICER)
     assert "Question 2 of 10 · Section 2 of 5 · 11% done — Respondent" in question
     assert "Write your first name and surname." in question
-    assert "⬅️" in h.labels(OFFICER)[0]
+    # The navigation keys are drawn again in English.
+    assert h.double.keyboard(OFFICER) == [["⬅️ Back", "⏭ Skip"], ["📋 Review", "🆘 Help"]]
     assert_one_live_keyboard(h, OFFICER)
     await h.send(OFFICER, "@@@")  # text items accept anything but too long; try an email later
     await h.send(OFFICER, "Head of service")
@@ -1018,7 +1025,7 @@ async def test_english_speaking_officer_gets_english_from_the_start(harness: Har
     code = await h.issue(FIRENZE)
     await h.send(OFFICER, "/start", language_code="en-GB")
     assert h.texts(OFFICER)[0].startswith("👋 Welcome!")
-    assert "in short: the controller" in h.texts(OFFICER)[1]
+    assert "in short: the controller" in h.texts(OFFICER)[0]
     await h.send(OFFICER, code)
     assert "Question 1 of 10" in h.last_text(OFFICER)
     assert "Municipality of Firenze" in h.last_text(OFFICER)

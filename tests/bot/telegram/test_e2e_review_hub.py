@@ -49,10 +49,10 @@ async def fill_practice(h: Harness, user: int, title: str) -> None:
     await h.press(user, "✔️ Conferma")
     await h.send(user, "1.000")
     await h.send(user, "1.000")  # of which from municipal funds
-    await h.press(user, "Salta ⏭")  # partners
+    await h.press_key(user, "⏭ Salta")  # partners
     await h.send(user, "40")
-    await h.press(user, "Salta ⏭")  # results
-    await h.press(user, "Salta ⏭")  # website
+    await h.press_key(user, "⏭ Salta")  # results
+    await h.press_key(user, "⏭ Salta")  # website
 
 
 def group_button(h: Harness, user: int) -> tuple[str, int]:
@@ -91,7 +91,7 @@ async def test_practices_added_edited_removed_from_the_review_before_and_after_a
     assert "Hai inserito 1 buona pratica:" in menu and "1. Primo" in menu
     assert "Vuoi aggiungere un'altra buona pratica?" in menu
     await h.press(OFFICER, "Ho finito, avanti ➡️")
-    await h.press(OFFICER, "Salta ⏭")  # notes
+    await h.press_key(OFFICER, "⏭ Salta")  # notes
     await h.press(OFFICER, "Sì")  # publish consent
     review = h.screen(OFFICER, 2)
     assert "Buone pratiche: 1 buona pratica." in h.double.sent(OFFICER)[-1]["text"]
@@ -120,9 +120,10 @@ async def test_practices_added_edited_removed_from_the_review_before_and_after_a
     for _ in range(20):
         if "Hai inserito" in h.last_text(OFFICER):
             break
-        labels = h.labels(OFFICER)
-        await h.press(OFFICER, "Mantieni risposta ➡️" if "Mantieni risposta ➡️" in labels
-                      else "Salta ⏭")
+        if "Mantieni risposta ➡️" in h.labels(OFFICER):
+            await h.press(OFFICER, "Mantieni risposta ➡️")
+        else:  # optional questions skipped before have no answer
+            await h.press_key(OFFICER, "⏭ Salta")
     assert "2. Secondo bis" in h.last_text(OFFICER)
 
     # Remove one (asks first), then submit: exactly what is left goes.
@@ -130,7 +131,7 @@ async def test_practices_added_edited_removed_from_the_review_before_and_after_a
     assert "Eliminare «Primo»?" in h.last_text(OFFICER)
     await h.press(OFFICER, "🗑 Sì, elimina")
     assert "Hai inserito 1 buona pratica:" in h.last_text(OFFICER)
-    await h.press(OFFICER, "📋 Riepilogo")
+    await h.press_key(OFFICER, "📋 Riepilogo")
     await h.press(OFFICER, "📨 Invia il questionario")
     await h.press(OFFICER, "✅ Sì, invia")
     assert await submitted_titles(h, 1) == ["Secondo bis"]
@@ -148,7 +149,7 @@ async def test_practices_added_edited_removed_from_the_review_before_and_after_a
     await h.press(OFFICER, "✏️ Buone pratiche (2)")
     await h.press(OFFICER, "🗑 Elimina 1")
     await h.press(OFFICER, "🗑 Sì, elimina")
-    await h.press(OFFICER, "📋 Riepilogo")
+    await h.press_key(OFFICER, "📋 Riepilogo")
     # /indietro from the review is the last question, not "already at the first".
     await h.send(OFFICER, "/indietro")
     assert "Acconsenti alla pubblicazione" in h.last_text(OFFICER)
@@ -175,7 +176,7 @@ async def test_municipality_with_no_practice_submits(harness: Harness) -> None:
     assert "Sì" in h.last_text(OFFICER) and "No" in h.last_text(OFFICER)
     await h.press(OFFICER, "No")
     assert "Vuoi aggiungere osservazioni" in h.last_text(OFFICER)
-    await h.press(OFFICER, "Salta ⏭")
+    await h.press_key(OFFICER, "⏭ Salta")
     await h.press(OFFICER, "No")  # publish consent
     review = h.double.sent(OFFICER)[-1]["text"]
     assert "Tutte le risposte obbligatorie sono state date" in review
@@ -287,7 +288,7 @@ async def _reopen_and_check_status(h: Harness, group: int, operator: int,
     await h.press(OFFICER, "No")
     await h.send(OFFICER, "Zona Fiorentina")
     await h.press(OFFICER, "No")  # no practices
-    await h.press(OFFICER, "Salta ⏭")
+    await h.press_key(OFFICER, "⏭ Salta")
     await h.press(OFFICER, "Sì")
     await h.press(OFFICER, "📨 Invia il questionario")
     await h.press(OFFICER, "✅ Sì, invia")
