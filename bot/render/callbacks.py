@@ -165,7 +165,10 @@ def verify(key: bytes, user_id: int, data: str) -> str | None:
     if data.startswith(_BOT_ACTION):
         return data
     payload, separator, mac = data.rpartition(MAC_SEPARATOR)
-    if not separator or not hmac.compare_digest(mac, _mac(key, user_id, payload)):
+    # Bytes: compare_digest refuses str with non-ASCII characters (a forged press may
+    # carry any text).
+    expected = _mac(key, user_id, payload).encode()
+    if not separator or not hmac.compare_digest(mac.encode(), expected):
         return None
     return payload
 

@@ -37,3 +37,8 @@ def test_a_mac_verifies_only_for_its_officer_payload_and_key() -> None:
 def test_bot_actions_need_no_mac() -> None:
     assert cb.sign(KEY, 1001, "x:help") == "x:help"
     assert cb.verify(KEY, 1001, "x:help") == "x:help"
+
+
+@pytest.mark.parametrize("data", ["0:c:1|é", "0:c:1|ééééééé", "é|abcdefgh", "|", "0:c:1|"])
+def test_a_mac_with_any_characters_is_refused_not_raised(data: str) -> None:
+    assert cb.verify(KEY, 7, data) is None
