@@ -83,7 +83,8 @@ def practice(number: int) -> list[Make]:
         toggle(4),
         confirm_selection(),
         text("1.234,50"),
-        text("1000"),
+        text("1000"),  # the national family fund's share
+        text("234,50"),  # the municipal share
         text("Scuole, ASL, associazioni di famiglie"),
         text("250"),
         skip(),
@@ -101,7 +102,8 @@ def full_walk() -> list[Make]:
         text("055 1234567"),
         text("sì"),
         text("Ambito Territoriale Sociale n. 5"),
-        choose(0),
+        choose(0),  # the district's practices are included
+        choose(0),  # there are good practices to report
     ]
     for number in range(3):
         steps += practice(number)

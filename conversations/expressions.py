@@ -111,7 +111,16 @@ def _align(a: object, b: object) -> tuple[int, Any, Any] | None:
     return None
 
 
+# Same type, compared as Python compares them: the common case (a choice value
+# against a literal), answered without aligning kinds. Conditions run on every
+# step for every visible item, so this is the engine's hottest comparison.
+_PLAIN_TYPES = frozenset({str, bool, int, Decimal, date})
+
+
 def _equal(a: object, b: object) -> bool:
+    plain = type(a)
+    if plain is type(b) and plain in _PLAIN_TYPES:
+        return a == b
     aligned = _align(a, b)
     if aligned is None:
         return False

@@ -263,10 +263,13 @@ def computed_sources(item: Item) -> list[str]:
     return list(dict.fromkeys(m.group(1) for t in texts for m in _COMPUTED.finditer(t)))
 
 
+_UNSEEN = object()
+
+
 class _Context:
     """EvalContext: an entry's own items first, then the top-level answers."""
 
-    __slots__ = ("compiled", "entry", "repeat", "state", "visible")
+    __slots__ = ("compiled", "entry", "repeat", "seen", "state", "visible")
 
     def __init__(
         self,
@@ -281,8 +284,15 @@ class _Context:
         self.visible = visible
         self.repeat = repeat
         self.entry = entry
+        # Values already read in this view (several conditions read the same answer,
+        # e.g. each funding amount's `selected(funding_sources, ...)`). Only values
+        # whose visibility is already decided are kept: that decision is final.
+        self.seen: dict[str, object] = {}
 
     def value(self, item_id: str) -> object:
+        seen = self.seen.get(item_id, _UNSEEN)
+        if seen is not _UNSEEN:
+            return seen
         located = self.compiled.items.get(item_id)
         if located is None:
             return None
@@ -294,9 +304,12 @@ class _Context:
             answers = self.state.repeats[self.repeat.id][self.entry or 0]
         else:
             return None  # another repeat's items have no single value
-        if not self.visible.get(key, False):
-            return None
-        return typed_value(located.item, answers)
+        shown = self.visible.get(key)
+        if shown is None:
+            return None  # not decided yet in this view: not kept
+        value = typed_value(located.item, answers) if shown else None
+        self.seen[item_id] = value
+        return value
 
     def count(self, repeat_id: str) -> int:
         if not self.visible.get((repeat_id, None), False):
