@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -170,9 +170,13 @@ class Store:
         return [Officer(r[0], r[1], r[2], r[3], r[4], r[5] is not None) for r in rows]
 
     # --- access codes -------------------------------------------------------
-    async def issue_code(self, istat: str, code_hash: str, actor: str, now: datetime) -> None:
-        """Store a new code for the municipality, revoking the one it had."""
+    async def issue_code(self, istat: str, code_hash: str, actor: str, now: datetime,
+                         *, audit_by: int | None = None) -> None:
+        """Store a new code for the municipality, revoking the one it had; `audit_by`:
+        the operator whose audit row goes in the same transaction."""
         async with self.transaction() as db:
+            if audit_by is not None:
+                await write_audit(db, audit_by, "code.issue", istat, {}, now)
             await db.execute(
                 "UPDATE access_codes SET status = 'revoked', revoked_at = ? "
                 "WHERE istat = ? AND status = 'active'",
@@ -184,7 +188,8 @@ class Store:
                 (istat, code_hash, now.isoformat(), actor),
             )
 
-    async def revoke_code(self, istat: str, now: datetime) -> bool:
+    async def revoke_code(self, istat: str, now: datetime, *, audit_by: int | None = None
+                          ) -> bool:
         async with self.transaction() as db:
             cursor = await db.execute(
                 "UPDATE access_codes SET status = 'revoked', revoked_at = ? "
@@ -192,6 +197,8 @@ class Store:
                 (now.isoformat(), istat),
             )
             changed = cursor.rowcount > 0
+            if changed and audit_by is not None:
+                await write_audit(db, audit_by, "code.revoke", istat, {}, now)
             # A revoked code must also stop working for those it bound.
             await db.execute("UPDATE officers SET istat = NULL WHERE istat = ?", (istat,))
         return changed
@@ -264,8 +271,12 @@ class Store:
         changes: list[Change],
         submission: Submission | None = None,
         pending_seq: int | None = None,
+        also: Callable[[aiosqlite.Connection], Awaitable[None]] | None = None,
     ) -> None:
         """Persist one engine step atomically (state, history, submission, outbox).
+
+        `also`: more writes that belong to the step (a staff action's audit row and
+        notices), run last inside the same transaction.
 
         `state` None: only the officer's navigation moved (a look at the review,
         a resume), so the response and its "last saved" time stay as they were.
@@ -323,6 +334,8 @@ class Store:
                     "created_at) VALUES (?, ?, ?, ?, ?)",
                     (rid, submission.revision, _json(submission.payload), stamp, stamp),
                 )
+            if also is not None:
+                await also(db)
 
     async def navigation(self, user_id: int, rid: str) -> dict[str, Any] | None:
         """This officer's place in that response (None: not started there)."""

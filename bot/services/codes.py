@@ -12,10 +12,11 @@ from storage.store import Store
 
 
 async def issue_code(store: Store, settings: Settings, istat: str, actor: str,
-                     now: datetime | None = None) -> str:
-    """Create (or replace) the municipality's code; returns it for dictation."""
+                     now: datetime | None = None, *, audit_by: int | None = None) -> str:
+    """Create (or replace) the municipality's code; returns it for dictation. With
+    `audit_by`, that operator's audit row is written in the same transaction."""
     code = access_codes.generate()
     secret = settings.code_secret.get_secret_value().encode()
     await store.issue_code(istat, access_codes.code_hash(secret, code), actor,
-                           now or datetime.now(UTC))
+                           now or datetime.now(UTC), audit_by=audit_by)
     return code

@@ -9,7 +9,7 @@ and `bot.telegram.sender` turns the returned `Reply` into Bot API calls.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -542,7 +542,10 @@ class OfficerFlow:
                     presenter, state, istat, self.registry.get(istat), completed, officer)
         return reply
 
-    async def reopen_by_staff(self, istat: str, actor: int) -> int | None:
+    async def reopen_by_staff(
+        self, istat: str, actor: int,
+        also: Callable[[Any, int, datetime], Awaitable[None]] | None = None,
+    ) -> int | None:
         """Reopen a submitted response (an operator's /riapri) with the engine's Reopen
         input, as the officer's own button does; the revision reopened, or None when the
         engine refuses (nothing submitted). Staff may do it after the deadline."""
@@ -561,6 +564,8 @@ class OfficerFlow:
                 questionnaire_id=self.q.id, istat=istat, state=shared, nav=None,
                 answered=answered, total=total, user_id=actor, now=now,
                 changes=[Change("_status", "submitted", "in_progress")],
+                also=None if also is None else (
+                    lambda db: also(db, reopened[0].revision, now)),
             )
             return reopened[0].revision
 

@@ -10,6 +10,8 @@ notice through the staff outbox, so it arrives even if Telegram fails now.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from bot.render.i18n import Translator, normalize_language, translator
 from bot.render.presenter import Screen, escape
@@ -90,8 +92,7 @@ class StaffService:
         t = self.t(operator)
         now = self.flow.clock()
         code = await issue_code(self.store, self.settings, municipality.istat,
-                                f"tg:{operator.user_id}", now)
-        await self.store.audit(operator.user_id, "code.issue", municipality.istat, {}, now)
+                                f"tg:{operator.user_id}", now, audit_by=operator.user_id)
         private = Screen(t("staff.code_issued", comune=escape(municipality.name),
                            istat=municipality.istat, code=code))
         screens = [] if in_private else [Screen(escape(t(
@@ -102,10 +103,9 @@ class StaffService:
         t = self.t(operator)
         now = self.flow.clock()
         istat = municipality.istat
-        if not await self.store.revoke_code(istat, now):
+        if not await self.store.revoke_code(istat, now, audit_by=operator.user_id):
             return StaffResult([Screen(escape(t("staff.code_none", comune=municipality.name,
                                                 istat=istat)))])
-        await self.store.audit(operator.user_id, "code.revoke", istat, {}, now)
         return StaffResult([Screen(escape(t("staff.code_revoked", comune=municipality.name,
                                             istat=istat)))])
 
@@ -188,18 +188,20 @@ class StaffService:
         notices to the municipality's officers, together."""
         t = self.t(operator)
         istat = municipality.istat
-        revision = await self.flow.reopen_by_staff(istat, operator.user_id)
-        if revision is None:
-            return StaffResult([Screen(escape(t("staff.not_submitted",
-                                                comune=municipality.name)))])
-        now = self.flow.clock()
         officers = await self.store.officers_of(istat)
-        async with self.store.transaction() as db:
+
+        async def audit_and_notices(db: Any, revision: int, now: datetime) -> None:
+            # In the reopen's own transaction: a crash never reopens unaudited/untold.
             await write_audit(db, operator.user_id, "response.reopen", istat,
                               {"revision": revision}, now)
             for officer in officers:
                 await enqueue(db, kind=TO_OFFICER, chat_id=officer.user_id, now=now,
                               text=escape(translator(officer.language)(
                                   "ticket.reopened_by_staff")))
+
+        revision = await self.flow.reopen_by_staff(istat, operator.user_id, audit_and_notices)
+        if revision is None:
+            return StaffResult([Screen(escape(t("staff.not_submitted",
+                                                comune=municipality.name)))])
         return StaffResult([Screen(escape(t("staff.reopened", comune=municipality.name,
                                             revision=revision)))], deliver=bool(officers))

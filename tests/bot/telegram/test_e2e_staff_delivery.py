@@ -252,3 +252,29 @@ async def test_a_long_reply_arrives_whole_in_several_messages(desk: Harness) -> 
     h.double.user_sends(OFFICER, "Fatto!", reply_to_message_id=parts[-1]["message_id"])
     await h.settle()
     assert "aggiunto al ticket n. 1" in h.last_text(OFFICER)
+
+
+async def test_staff_reopen_and_its_audit_are_one_transaction(desk: Harness) -> None:
+    h = desk
+    await to_review(h, OFFICER)
+    await h.send(OFFICER, "/invia")
+    await h.press(OFFICER, "✅ Sì, invia")
+    # A real SQLite failure on the audit row, the last write of the reopen.
+    async with h.store.transaction() as db:
+        await db.execute("CREATE TRIGGER fail BEFORE INSERT ON audit_log "
+                         "WHEN NEW.action = 'response.reopen' "
+                         "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+    await h.send(OPERATOR, "/start")
+    await h.send(OPERATOR, "/riapri 048017")
+    row = await h.store.fetchone("SELECT status, revision FROM responses")
+    assert tuple(row) == ("submitted", 1)  # nothing reopened without its audit row
+    assert await h.store.fetchone(
+        "SELECT 1 FROM answer_changes WHERE item_ref = '_status'") is None
+    assert "riaperto il questionario" not in h.last_text(OFFICER)
+
+    async with h.store.transaction() as db:
+        await db.execute("DROP TRIGGER fail")
+    await h.send(OPERATOR, "/riapri 048017")
+    assert "riaperto (revisione 1)" in h.last_text(OPERATOR)
+    audit = await h.store.fetchone("SELECT action FROM audit_log WHERE action LIKE 'response%'")
+    assert tuple(audit) == ("response.reopen",)
