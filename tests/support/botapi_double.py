@@ -859,6 +859,21 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
 # --------------------------------------------------------------------------------------------
 
 
+def _message_text(params: Params, too_long: str) -> tuple[str, Any]:
+    """The text as Telegram stores it (entities parsed) and its entities; Telegram's
+    errors for an empty or too long one (sendMessage and editMessageText word the
+    length error differently)."""
+    raw = _get_str(params, "text")
+    if not raw:
+        raise ApiError(400, "Bad Request: message text is empty")
+    text, entities = _format_text(raw, _get_str(params, "parse_mode"), params.get("entities"))
+    if not text:
+        raise ApiError(400, "Bad Request: message text is empty")
+    if len(text) > TEXT_LIMIT:
+        raise ApiError(400, too_long)
+    return text, entities
+
+
 class BotApiDouble:
     """A fake Telegram Bot API server for one bot token."""
 
@@ -2348,14 +2363,7 @@ class BotApiDouble:
 
     def _send_message(self, params: Params) -> JSONDict:
         chat_id = self._target_chat(params)
-        raw = _get_str(params, "text")
-        if not raw:
-            raise ApiError(400, "Bad Request: message text is empty")
-        text, entities = _format_text(raw, _get_str(params, "parse_mode"), params.get("entities"))
-        if not text:
-            raise ApiError(400, "Bad Request: message text is empty")
-        if len(text) > TEXT_LIMIT:
-            raise ApiError(400, "Bad Request: message is too long")
+        text, entities = _message_text(params, "Bad Request: message is too long")
         inline, other = self._validate_markup(params.get("reply_markup"))
         thread_id = self._thread_id(chat_id, params)
         reply = self._reply_target(chat_id, params)
@@ -2464,14 +2472,7 @@ class BotApiDouble:
 
     def _edit_message_text(self, params: Params) -> Any:
         target = self._edit_target(params)
-        raw = _get_str(params, "text")
-        if not raw:
-            raise ApiError(400, "Bad Request: message text is empty")
-        text, entities = _format_text(raw, _get_str(params, "parse_mode"), params.get("entities"))
-        if not text:
-            raise ApiError(400, "Bad Request: message text is empty")
-        if len(text) > TEXT_LIMIT:
-            raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        text, entities = _message_text(params, "Bad Request: MESSAGE_TOO_LONG")
         inline, other = self._validate_markup(params.get("reply_markup"))
         if other is not None:
             raise ApiError(400, "Bad Request: inline keyboard expected")

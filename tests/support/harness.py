@@ -202,6 +202,18 @@ class Harness:
             raise AssertionError(f"no key {label!r} on the reply keyboard {keyboard}")
         await self.send(user, label)
 
+    async def keep_until(self, user: int, marker: str, *, limit: int = 20) -> None:
+        """Walk on through the questions shown, keeping each answer (and skipping the
+        optional ones never answered), until the last message holds `marker`."""
+        for _ in range(limit):
+            if marker in self.last_text(user):
+                return
+            if "Mantieni risposta ➡️" in self.labels(user):
+                await self.press(user, "Mantieni risposta ➡️")
+            else:
+                await self.press_key(user, "⏭ Salta")
+        raise AssertionError(f"{marker!r} not reached in {limit} steps: {self.last_text(user)}")
+
     # --- what the officer sees ------------------------------------------------------
     def texts(self, user: int) -> list[str]:
         return [_TAG.sub("", t) for t in self.double.texts(user)]
