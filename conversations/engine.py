@@ -23,6 +23,7 @@ from conversations.layout import Compiled, Slot, compiled, needs_other_text, typ
 from conversations.parsing import InputError
 from conversations.schema import Item, ItemType, Questionnaire
 from conversations.state import MAX_REMOVED, AnswerSet, Cursor, State
+from conversations.views import View, view_of
 
 MAX_HISTORY = 50
 MAX_OTHER_LENGTH = 200
@@ -66,30 +67,29 @@ class _Run:
         self.resumed = False
         self.quiet_intro = False  # Back and edits from the review show no intro
         self.repeat_intro: str | None = None
-        self._slots: list[Slot] | None = None
-        self._index: dict[Cursor, int] = {}
-        self._done: list[bool] = []
+        self._view: View | None = None
 
     # --- layout helpers -------------------------------------------------
-    # The layout (visible slots, their positions, which are answered) is
-    # computed once per state change, not once per question asked of it.
-    def slots(self) -> list[Slot]:
-        if self._slots is None:
-            slots, self._done = self.c.view(self.s)
-            self._slots = slots
-            self._index = {slot.cursor: i for i, slot in enumerate(slots)}
-        return self._slots
+    # The view (visible slots, their positions, which are answered) is taken
+    # once per state change, not once per question asked of it; `changed()`
+    # marks a change of the answers. It comes from the previous step when the
+    # answers it was derived from still hold (conversations/views.py).
+    def view(self) -> View:
+        if self._view is None:
+            self._view = view_of(self.c, self.s)
+        return self._view
 
-    def done(self) -> list[bool]:
-        self.slots()
-        return self._done
+    def slots(self) -> tuple[Slot, ...]:
+        return self.view().slots
+
+    def done(self) -> tuple[bool, ...]:
+        return self.view().done
 
     def changed(self) -> None:
-        self._slots = None
+        self._view = None
 
     def index_of(self, cursor: Cursor) -> int:
-        self.slots()
-        return self._index.get(cursor, -1)
+        return self.view().index.get(cursor, -1)
 
     def answers(self, cursor: Cursor) -> AnswerSet:
         located = self.c.items[cursor.item or ""]
@@ -156,7 +156,7 @@ class _Run:
             if following is None:
                 self.move(REVIEW)
                 return
-            if not self._done[index + 1]:
+            if not self.done()[index + 1]:
                 self.s.walk = "next_unanswered"
             self.move(following.cursor)
             return
@@ -465,32 +465,7 @@ class _Run:
             self.effects.append(fx.Intro(section, self.repeat_intro))
 
     def progress(self, cursor: Cursor) -> fx.Progress:
-        position = total = answered = required = required_done = 0
-        section = 0
-        entries = self.s.repeats
-        for slot, done in zip(self.slots(), self.done(), strict=True):
-            item = slot.item
-            if item is None or item.type is ItemType.NOTE:
-                if slot.cursor == cursor:
-                    section = slot.section
-                if item is None and slot.repeat is not None and slot.repeat.min_entries:
-                    # A group short of entries counts as one required answer.
-                    required += 1
-                    if len(entries.get(slot.repeat.id, ())) >= slot.repeat.min_entries:
-                        required_done += 1
-                continue
-            total += 1
-            if done:
-                answered += 1
-            if item.required:
-                required += 1
-                required_done += done
-            if slot.cursor == cursor:
-                position, section = total, slot.section
-        if position == 0:  # a note or a menu: show the position of the next question
-            position = min(answered + 1, total)
-        return fx.Progress(position, total, section + 1, len(self.c.q.sections), answered,
-                           required, required_done)
+        return self.view().progress(cursor)
 
     def ask_item(self, cursor: Cursor) -> fx.AskItem:
         located = self.c.items[cursor.item or ""]

@@ -146,7 +146,7 @@ class Compiled:
                 continue
             if slot is not None:  # a top-level item
                 out.append(slot)
-                done.append(_answered(slot.item, top, other_values))  # type: ignore[arg-type]
+                done.append(answered_item(slot.item, top, other_values))  # type: ignore[arg-type]
                 continue
             assert isinstance(element, Repeat)
             for number, answers in enumerate(state.repeats.get(element.id, ())):
@@ -170,7 +170,7 @@ class Compiled:
                     elif item_id in referenced:
                         visible[(item_id, number)] = True
                     out.append(item_slot)
-                    # Inlined _answered: this loop is the engine's hottest.
+                    # Inlined answered_in_entry: this loop is the engine's hottest.
                     if item_id in values:
                         others = other_values.get(item_id)
                         if others is None or item_id in other:
@@ -223,7 +223,9 @@ def needs_other_text(item: Item, answers: AnswerSet) -> bool:
     return any(c.other and c.value in chosen for c in item.choices)
 
 
-def _answered(item: Item, answers: AnswerSet, other_values: dict[str, frozenset[str]]) -> bool:
+def answered_item(item: Item, answers: AnswerSet,
+                  other_values: dict[str, frozenset[str]]) -> bool:
+    """Whether a top-level item counts as answered (its "Altro" text given too)."""
     item_id = item.id
     if item.type is ItemType.NOTE:
         return item_id in answers.skipped
@@ -233,6 +235,19 @@ def _answered(item: Item, answers: AnswerSet, other_values: dict[str, frozenset[
         if others is None or item_id in answers.other:
             return True
         value = values[item_id]
+        return others.isdisjoint(value) if isinstance(value, list) else value not in others
+    return item_id in answers.skipped or item_id in answers.unknown
+
+
+def answered_in_entry(item_id: str, answers: AnswerSet,
+                      other_values: dict[str, frozenset[str]]) -> bool:
+    """Whether an item of a repeat entry counts as answered (as `Compiled.view`
+    decides it inline)."""
+    if item_id in answers.values:
+        others = other_values.get(item_id)
+        if others is None or item_id in answers.other:
+            return True
+        value = answers.values[item_id]
         return others.isdisjoint(value) if isinstance(value, list) else value not in others
     return item_id in answers.skipped or item_id in answers.unknown
 
@@ -317,14 +332,7 @@ class _Context:
         return len(self.state.repeats.get(repeat_id, ()))
 
 
-_cache: dict[int, tuple[Questionnaire, Compiled]] = {}
-
-
 def compiled(questionnaire: Questionnaire) -> Compiled:
-    """Compile once per questionnaire object (they are immutable)."""
-    hit = _cache.get(id(questionnaire))
-    if hit is not None and hit[0] is questionnaire:
-        return hit[1]
-    result = Compiled(questionnaire)
-    _cache[id(questionnaire)] = (questionnaire, result)
-    return result
+    """Compile once per questionnaire object (they are immutable); the result is
+    kept on the questionnaire itself."""
+    return questionnaire.derived(Compiled)

@@ -7,15 +7,25 @@ per language. See conversations/data/family_policies.yaml for the shipped one.
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    field_validator,
+)
 
 ID_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 ItemId = Annotated[str, Field(pattern=ID_PATTERN)]
@@ -183,6 +193,33 @@ class MapSpec(_Model):
         return tuple(f if isinstance(f, MapField) else MapField(item=f) for f in self.description)
 
 
+T = TypeVar("T")
+
+
+class _Derived:
+    """What the engine derives from one questionnaire object (its compiled form),
+    kept on that object so it lives and dies with it and another questionnaire
+    (another edition) never sees it. Not part of the questionnaire's value: equal
+    to any other holder, and a copy starts empty."""
+
+    __slots__ = ("owner", "values")
+
+    def __init__(self, owner: Questionnaire | None = None) -> None:
+        self.owner = weakref.ref(owner) if owner is not None else None
+        self.values: dict[Callable[[Any], Any], Any] = {}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Derived)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __copy__(self) -> _Derived:
+        return _Derived()
+
+    def __deepcopy__(self, memo: dict[int, object]) -> _Derived:
+        return _Derived()
+
+
 class Questionnaire(_Model):
     id: ItemId
     version: Annotated[str, Field(min_length=1, max_length=20)]
@@ -200,6 +237,19 @@ class Questionnaire(_Model):
     deadline: datetime
     timezone: str = "Europe/Rome"
     sections: tuple[Section, ...]
+    _derived: _Derived = PrivateAttr(default_factory=_Derived)
+
+    def derived(self, build: Callable[[Questionnaire], T]) -> T:
+        """`build(self)`, computed once per questionnaire object. Pydantic's
+        `model_copy` shares private attributes, hence the owner check: a copy
+        (maybe with other fields) builds its own."""
+        holder = self._derived
+        if holder.owner is None or holder.owner() is not self:
+            holder = self._derived = _Derived(self)
+        if build not in holder.values:
+            holder.values[build] = build(self)
+        value: T = holder.values[build]
+        return value
 
     @field_validator("languages")
     @classmethod

@@ -10,7 +10,10 @@ copy of the dicts is a safe copy of the state.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+if TYPE_CHECKING:
+    from conversations.views import View
 
 CursorKind = Literal[
     "item", "other_text", "repeat_menu", "review", "confirm_submit", "confirm_remove",
@@ -121,6 +124,9 @@ class State:
     drawn: list[Any] | None = None
     menu: list[Any] | None = None
     seen: int = 0
+    # Not part of the state's value: the layout derived from its answers, which
+    # the engine reuses while they stay the same (see conversations/views.py).
+    view_cache: View | None = field(default=None, compare=False, repr=False)
 
     def copy(self) -> State:
         return State(
@@ -148,6 +154,7 @@ class State:
             drawn=self.drawn,
             menu=self.menu,
             seen=self.seen,
+            view_cache=self.view_cache,
         )
 
     def answers_for(self, repeat_id: str | None, entry: int | None) -> AnswerSet:

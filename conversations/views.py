@@ -1,0 +1,187 @@
+"""A state's view (its visible slots, which are answered, their positions),
+reused while the answers it was derived from stay the same.
+
+Deriving a view evaluates every visibility condition over the answers, and the
+engine needs one on every step. Most steps change no answer (navigation, the
+review, a tick of a multiple choice) or only answers that no condition reads.
+So a view keeps a private copy of the answers it was derived from, travels
+with the state (`State.view_cache`) to the next step, and is checked there:
+- the same answers: the view is reused as it is;
+- only answers no condition reads changed, with the same entries and the same
+  closed groups: the same slots, with those items' "answered" flags redone;
+- anything else (an answer a condition reads, an entry added or removed, a
+  group closed or reopened, another questionnaire object): derived afresh.
+The check compares contents, never serials or versions, so a state changed by
+any route (another officer's answers merged in, a questionnaire update, an
+edit in place) cannot be shown a stale view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conversations import effects as fx
+from conversations.layout import Compiled, Slot, answered_in_entry, answered_item
+from conversations.state import AnswerSet, Cursor, State
+
+
+@dataclass(frozen=True, slots=True)
+class _Answers:
+    """What a view was derived from: copies nobody mutates."""
+
+    top: AnswerSet
+    repeats: dict[str, tuple[AnswerSet, ...]]
+    closed: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Tally:
+    positions: tuple[int, ...]  # per slot: its 1-based place among the questions (0: none)
+    total: int
+    answered: int
+    required: int
+    required_done: int
+
+
+class View:
+    """Visible slots in order, whether each is answered, and where each one is.
+    Shared between steps and runs: never mutated after it is built."""
+
+    __slots__ = ("_tally", "answers", "compiled", "done", "index", "slots")
+
+    def __init__(
+        self,
+        compiled: Compiled,
+        slots: tuple[Slot, ...],
+        done: tuple[bool, ...],
+        index: dict[Cursor, int],
+        answers: _Answers,
+    ) -> None:
+        self.compiled = compiled
+        self.slots = slots
+        self.done = done
+        self.index = index
+        self.answers = answers
+        self._tally: _Tally | None = None
+
+    def progress(self, cursor: Cursor) -> fx.Progress:
+        """Where `cursor` stands among the visible questions; counted once per view."""
+        tally = self._tally
+        if tally is None:
+            tally = self._tally = self._count()
+        at = self.index.get(cursor)
+        position = tally.positions[at] if at is not None else 0
+        section = self.slots[at].section if at is not None else 0
+        if position == 0:  # a note or a menu: show the position of the next question
+            position = min(tally.answered + 1, tally.total)
+        return fx.Progress(position, tally.total, section + 1,
+                           len(self.compiled.q.sections), tally.answered,
+                           tally.required, tally.required_done)
+
+    def _count(self) -> _Tally:
+        positions: list[int] = []
+        total = answered = required = required_done = 0
+        entries = self.answers.repeats
+        for slot, done in zip(self.slots, self.done, strict=True):
+            item = slot.item
+            if item is None or not item.asks:
+                positions.append(0)
+                if item is None and slot.repeat is not None and slot.repeat.min_entries:
+                    # A group short of entries counts as one required answer.
+                    required += 1
+                    if len(entries.get(slot.repeat.id, ())) >= slot.repeat.min_entries:
+                        required_done += 1
+                continue
+            total += 1
+            positions.append(total)
+            if done:
+                answered += 1
+            if item.required:
+                required += 1
+                required_done += done
+        return _Tally(tuple(positions), total, answered, required, required_done)
+
+
+def view_of(compiled: Compiled, state: State) -> View:
+    """The view of the state's answers; the one the state carries when it still
+    holds. The result goes with the state (and its copies) to the next step."""
+    last = state.view_cache
+    view = _refresh(last, state) if last is not None and last.compiled is compiled else None
+    if view is None:
+        view = _derive(compiled, state)
+    state.view_cache = view
+    return view
+
+
+def _derive(compiled: Compiled, state: State) -> View:
+    slots, done = compiled.view(state)
+    index = {slot.cursor: i for i, slot in enumerate(slots)}
+    answers = _Answers(
+        state.top.copy(),
+        {rid: tuple(e.copy() for e in entries) for rid, entries in state.repeats.items()},
+        frozenset(state.closed_repeats),
+    )
+    return View(compiled, tuple(slots), tuple(done), index, answers)
+
+
+# An answer set that changed since the view: (its repeat, its entry, it now, item ids).
+_Change = tuple[str | None, int | None, AnswerSet, set[str]]
+
+
+def _refresh(last: View, state: State) -> View | None:
+    """`last` brought up to the state's answers, or None when it must be derived afresh."""
+    kept = last.answers
+    if kept.closed != state.closed_repeats or kept.repeats.keys() != state.repeats.keys():
+        return None
+    changes: list[_Change] = []
+    if kept.top != state.top:
+        changes.append((None, None, state.top, _changed_items(kept.top, state.top)))
+    for repeat_id, entries in state.repeats.items():
+        before = kept.repeats[repeat_id]
+        if len(before) != len(entries):
+            return None
+        for number, (old, new) in enumerate(zip(before, entries, strict=True)):
+            if old != new:
+                changes.append((repeat_id, number, new, _changed_items(old, new)))
+    if not changes:
+        return last
+    referenced = last.compiled.referenced
+    if any(not referenced.isdisjoint(items) for *_, items in changes):
+        return None  # a condition reads one of them: visibility may differ
+    return _patched(last, changes)
+
+
+def _changed_items(old: AnswerSet, new: AnswerSet) -> set[str]:
+    """Items whose answer differs between two answer sets."""
+    items = (old.skipped ^ new.skipped) | (old.unknown ^ new.unknown)
+    items |= old.other.keys() ^ new.other.keys()
+    before, after = old.values, new.values
+    items |= before.keys() ^ after.keys()
+    items.update(k for k, value in after.items() if k in before and before[k] != value)
+    return items
+
+
+def _patched(last: View, changes: list[_Change]) -> View:
+    """The same slots; the changed items' "answered" flags and the kept answers redone."""
+    other_values = last.compiled.other_values
+    done = list(last.done)
+    top = last.answers.top
+    repeats = dict(last.answers.repeats)
+    for repeat_id, entry, answers, items in changes:
+        for item_id in items:
+            at = last.index.get(Cursor("item", item_id, entry))
+            if at is None:
+                continue  # not visible (or not an item of this answer set)
+            item = last.slots[at].item
+            assert item is not None
+            done[at] = (answered_item(item, answers, other_values) if repeat_id is None
+                        else answered_in_entry(item_id, answers, other_values))
+        if repeat_id is None:
+            top = answers.copy()
+        else:
+            assert entry is not None
+            entries = list(repeats[repeat_id])
+            entries[entry] = answers.copy()
+            repeats[repeat_id] = tuple(entries)
+    answers_now = _Answers(top, repeats, last.answers.closed)
+    return View(last.compiled, last.slots, tuple(done), last.index, answers_now)
