@@ -23,7 +23,7 @@ from conversations.layout import Compiled, Slot, compiled, needs_other_text, typ
 from conversations.parsing import InputError
 from conversations.schema import Item, ItemType, Questionnaire
 from conversations.state import MAX_REMOVED, AnswerSet, Cursor, State
-from conversations.views import View, view_of
+from conversations.views import Scan, View, view_of
 
 MAX_HISTORY = 50
 MAX_OTHER_LENGTH = 200
@@ -306,9 +306,20 @@ class _Run:
         self.advance_from(cursor)
 
     def missing(self) -> tuple[fx.ItemRef, ...]:
-        return self._scan(with_lines=False)[1]
+        return self.scan()[1]
 
-    def _scan(self, *, with_lines: bool) -> tuple[list[fx.ReviewLine], tuple[fx.ItemRef, ...]]:
+    def scan(self) -> Scan:
+        """Review lines and missing answers, taken once per view: both read only the
+        answers the view was derived from (unless a choice filter reads today())."""
+        view = self.view()
+        if view.scan is not None:
+            return view.scan
+        scan = self._scan()
+        if not self.c.filters_read_today:
+            view.scan = scan
+        return scan
+
+    def _scan(self) -> Scan:
         """Review lines and missing answers in one pass over the layout."""
         lines: list[fx.ReviewLine] = []
         refs: list[fx.ItemRef] = []
@@ -333,17 +344,16 @@ class _Run:
                 and not self.still_offered(item, slot, answers.values[item_id])
             ):
                 refs.append(slot.ref)
-            if with_lines:
-                lines.append(
-                    fx.ReviewLine(
-                        slot.ref,
-                        answers.values.get(item_id),
-                        unknown,
-                        item_id in answers.skipped,
-                        answers.other.get(item_id),
-                    )
+            lines.append(
+                fx.ReviewLine(
+                    slot.ref,
+                    answers.values.get(item_id),
+                    unknown,
+                    item_id in answers.skipped,
+                    answers.other.get(item_id),
                 )
-        return lines, tuple(refs)
+            )
+        return tuple(lines), tuple(refs)
 
     # --- prompts ------------------------------------------------------------
     def render_prompt(self) -> None:
@@ -533,7 +543,7 @@ class _Run:
         )
 
     def review(self) -> fx.ShowReview:
-        lines, missing = self._scan(with_lines=True)
+        lines, missing = self.scan()
         authors: dict[fx.ItemRef, int] = {}
         # One officer alone (the common case) skips this at the cost of one pass.
         if len({version[1] for version in self.s.versions.values()}) > 1:
@@ -554,7 +564,7 @@ class _Run:
             if slot.item is None and slot.repeat is not None
         )
         return fx.ShowReview(
-            tuple(lines), missing, self.s.status, self.s.seq, self.flagged_refs(),
+            lines, missing, self.s.status, self.s.seq, self.flagged_refs(),
             authors=authors, groups=groups,
         )
 

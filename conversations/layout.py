@@ -79,6 +79,11 @@ class Compiled:
             if sources:
                 self.computed[item_id] = [(src, parse_expression(src.strip()))
                                           for src in sources]
+        # A filter over today() makes what is offered depend on the day, not only on answers.
+        self.filters_read_today = any(
+            condition is not None and condition.reads_today
+            for conditions in self.choice_conditions.values() for condition in conditions
+        )
         for pairs in self.computed.values():
             for source, _ in pairs:
                 self.value_kinds[source] = self._kind_of(source)

@@ -43,11 +43,15 @@ class _Tally:
     required_done: int
 
 
+# Review lines and the refs still missing: what the engine's scan of a view finds.
+Scan = tuple[tuple[fx.ReviewLine, ...], tuple[fx.ItemRef, ...]]
+
+
 class View:
     """Visible slots in order, whether each is answered, and where each one is.
     Shared between steps and runs: never mutated after it is built."""
 
-    __slots__ = ("_tally", "answers", "compiled", "done", "index", "slots")
+    __slots__ = ("_tally", "answers", "compiled", "done", "index", "scan", "slots")
 
     def __init__(
         self,
@@ -63,6 +67,7 @@ class View:
         self.index = index
         self.answers = answers
         self._tally: _Tally | None = None
+        self.scan: Scan | None = None  # the engine's, once taken
 
     def progress(self, cursor: Cursor) -> fx.Progress:
         """Where `cursor` stands among the visible questions; counted once per view."""
@@ -165,6 +170,7 @@ def _patched(last: View, changes: list[_Change]) -> View:
     """The same slots; the changed items' "answered" flags and the kept answers redone."""
     other_values = last.compiled.other_values
     done = list(last.done)
+    flipped: list[int] = []
     top = last.answers.top
     repeats = dict(last.answers.repeats)
     for repeat_id, entry, answers, items in changes:
@@ -174,8 +180,11 @@ def _patched(last: View, changes: list[_Change]) -> View:
                 continue  # not visible (or not an item of this answer set)
             item = last.slots[at].item
             assert item is not None
-            done[at] = (answered_item(item, answers, other_values) if repeat_id is None
-                        else answered_in_entry(item_id, answers, other_values))
+            now = (answered_item(item, answers, other_values) if repeat_id is None
+                   else answered_in_entry(item_id, answers, other_values))
+            if now != done[at]:
+                done[at] = now
+                flipped.append(at)
         if repeat_id is None:
             top = answers.copy()
         else:
@@ -183,5 +192,22 @@ def _patched(last: View, changes: list[_Change]) -> View:
             entries = list(repeats[repeat_id])
             entries[entry] = answers.copy()
             repeats[repeat_id] = tuple(entries)
-    answers_now = _Answers(top, repeats, last.answers.closed)
-    return View(last.compiled, last.slots, tuple(done), last.index, answers_now)
+    view = View(last.compiled, last.slots, tuple(done), last.index,
+                _Answers(top, repeats, last.answers.closed))
+    if last._tally is not None:
+        view._tally = _recounted(last._tally, view, flipped)
+    return view
+
+
+def _recounted(tally: _Tally, view: View, flipped: list[int]) -> _Tally:
+    """The tally after the "answered" flags at `flipped` changed (nothing else did)."""
+    answered, required_done = tally.answered, tally.required_done
+    for at in flipped:
+        item = view.slots[at].item
+        if item is None or not item.asks:
+            continue
+        change = 1 if view.done[at] else -1
+        answered += change
+        if item.required:
+            required_done += change
+    return _Tally(tally.positions, tally.total, answered, tally.required, required_done)
