@@ -243,8 +243,10 @@ class Questionnaire(_Model):
         """`build(self)`, computed once per questionnaire object. Pydantic's
         `model_copy` shares private attributes, hence the owner check: a copy
         (maybe with other fields) builds its own."""
-        holder = self._derived
-        if holder.owner is None or holder.owner() is not self:
+        # Read past pydantic's __getattr__: this runs on every engine step.
+        private = self.__pydantic_private__
+        holder = private.get("_derived") if private else None
+        if holder is None or holder.owner is None or holder.owner() is not self:
             holder = self._derived = _Derived(self)
         if build not in holder.values:
             holder.values[build] = build(self)
