@@ -8,6 +8,7 @@ a repeat entry) or the menu that closes a repeat group.
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -112,6 +113,16 @@ class Compiled:
         self.referenced: frozenset[str] = frozenset().union(
             *(condition.references() for condition in self.conditions.values())
         )
+        # What deciding visibility reads: these top-level answers, and per group
+        # these answers of each entry (and how many entries there are).
+        self._top_read = tuple(sorted(
+            name for name in self.referenced
+            if name in self.items and self.items[name].repeat is None))
+        self._entry_read = tuple(
+            (repeat_id, tuple(item.id for item in repeat.items if item.id in self.referenced))
+            for repeat_id, (repeat, _) in self.repeats.items()
+        )
+        self._visible_cache: dict[tuple[Hashable, ...], tuple[Slot, ...]] = {}
 
     def _kind_of(self, source: str) -> str:
         """The item type a computed value is shown as: that of the items it reads,
@@ -125,22 +136,80 @@ class Compiled:
         if when:
             self.conditions[element_id] = parse_expression(when)
 
-    def slots(self, state: State) -> list[Slot]:
-        return self.view(state)[0]
+    def slots(self, state: State) -> tuple[Slot, ...]:
+        return self.visible(state)
 
-    def view(self, state: State) -> tuple[list[Slot], list[bool]]:
-        """Visible slots in order, and whether each one is answered.
+    def view(self, state: State) -> tuple[tuple[Slot, ...], tuple[bool, ...]]:
+        """Visible slots in order, and whether each one is answered."""
+        slots = self.visible(state)
+        return slots, self._answered(state, slots)
 
-        This runs on every step, so it is written for speed: one pass, slot
-        objects built once, visibility kept only for items conditions read.
-        """
+    def visible(self, state: State) -> tuple[Slot, ...]:
+        """The visible slots in order. They depend only on the answers conditions
+        read and on the number of entries of each group, so they are kept by
+        those (a bounded cache on this object, which lives on its questionnaire)."""
+        key = self._visibility_key(state)
+        if key is None:
+            return self._visible(state)
+        slots = self._visible_cache.get(key)
+        if slots is None:
+            slots = self._visible(state)
+            if len(self._visible_cache) >= MAX_KEPT_LAYOUTS:
+                del self._visible_cache[next(iter(self._visible_cache))]  # the oldest
+            self._visible_cache[key] = slots
+        return slots
+
+    def _visibility_key(self, state: State) -> tuple[Hashable, ...] | None:
+        """What `_visible` reads of a state, or None when an odd value cannot be a key."""
+        top = state.top.values
+        try:
+            parts: list[Hashable] = [_frozen(top.get(name)) for name in self._top_read]
+            for repeat_id, names in self._entry_read:
+                parts.append(tuple(tuple(_frozen(entry.values.get(name)) for name in names)
+                                   for entry in state.repeats.get(repeat_id, ())))
+        except _Unkeyable:
+            return None
+        return tuple(parts)
+
+    def _answered(self, state: State, slots: tuple[Slot, ...]) -> tuple[bool, ...]:
+        """Whether each slot counts as answered (a menu: whether its group was closed).
+        `answered_item` and `answered_in_entry`, inlined: this runs on most steps."""
+        top, repeats, other_values = state.top, state.repeats, self.other_values
+        note = ItemType.NOTE
+        done: list[bool] = []
+        for slot in slots:
+            item, repeat = slot.item, slot.repeat
+            if item is None:
+                done.append(repeat is not None and repeat.id in state.closed_repeats)
+                continue
+            item_id = item.id
+            if repeat is None:
+                answers = top
+                if item.type is note:
+                    done.append(item_id in answers.skipped)
+                    continue
+            else:
+                answers = repeats[repeat.id][slot.cursor.entry or 0]
+            values = answers.values
+            if item_id in values:
+                others = other_values.get(item_id)
+                if others is None or item_id in answers.other:
+                    done.append(True)
+                else:
+                    value = values[item_id]
+                    done.append(others.isdisjoint(value) if isinstance(value, list)
+                                else value not in others)
+            else:
+                done.append(item_id in answers.skipped or item_id in answers.unknown)
+        return tuple(done)
+
+    def _visible(self, state: State) -> tuple[Slot, ...]:
+        """One pass over the questionnaire, evaluating conditions; slot objects are
+        built once, visibility is kept only for items conditions read."""
         visible: dict[tuple[str, int | None], bool] = {}
         referenced = self.referenced
         out: list[Slot] = []
-        done: list[bool] = []
-        other_values = self.other_values
         top_ctx = _Context(self, state, visible, None, None)
-        top = state.top
         top_only = self.top_only_conditions
         top_results: dict[str, bool] = {}
         for element, index, condition, slot in self._plan:
@@ -151,14 +220,10 @@ class Compiled:
                 continue
             if slot is not None:  # a top-level item
                 out.append(slot)
-                done.append(answered_item(slot.item, top, other_values))  # type: ignore[arg-type]
                 continue
             assert isinstance(element, Repeat)
-            for number, answers in enumerate(state.repeats.get(element.id, ())):
+            for number in range(len(state.repeats.get(element.id, ()))):
                 ctx = _Context(self, state, visible, element, number)
-                values, skipped, unknown, other = (
-                    answers.values, answers.skipped, answers.unknown, answers.other
-                )
                 for item, item_condition, item_slot in self._entry_plan(element, number):
                     item_id = item.id
                     if item_condition is not None:
@@ -175,20 +240,8 @@ class Compiled:
                     elif item_id in referenced:
                         visible[(item_id, number)] = True
                     out.append(item_slot)
-                    # Inlined answered_in_entry: this loop is the engine's hottest.
-                    if item_id in values:
-                        others = other_values.get(item_id)
-                        if others is None or item_id in other:
-                            done.append(True)
-                        else:
-                            value = values[item_id]
-                            done.append(others.isdisjoint(value) if isinstance(value, list)
-                                        else value not in others)
-                    else:
-                        done.append(item_id in skipped or item_id in unknown)
             out.append(self._slot(None, element, None, index))
-            done.append(element.id in state.closed_repeats)
-        return out, done
+        return tuple(out)
 
     def _entry_plan(
         self, repeat: Repeat, entry: int
@@ -219,6 +272,26 @@ class Compiled:
             slot = self._slot_cache[key] = Slot(cursor, item, repeat, section, ref)
         return slot
 
+# Layouts kept per questionnaire: distinct combinations of the answers conditions read.
+MAX_KEPT_LAYOUTS = 256
+
+
+class _Unkeyable(Exception):
+    """A value of a kind answers never have (the layout is then not kept)."""
+
+
+def _frozen(value: object) -> Hashable:
+    """An answer as a key that tells apart what conditions tell apart (True, 1, 1.0)."""
+    kind = type(value)
+    if value is None or kind is str:
+        return value
+    if kind is bool or kind is int or kind is float:
+        return (kind, value)
+    if isinstance(value, list | tuple):
+        return (kind, tuple(_frozen(v) for v in value))
+    raise _Unkeyable
+
+
 def needs_other_text(item: Item, answers: AnswerSet) -> bool:
     """An "Altro, specificare" choice is selected but its text is not given yet."""
     if item.id in answers.other or not any(c.other for c in item.choices):
@@ -246,8 +319,7 @@ def answered_item(item: Item, answers: AnswerSet,
 
 def answered_in_entry(item_id: str, answers: AnswerSet,
                       other_values: dict[str, frozenset[str]]) -> bool:
-    """Whether an item of a repeat entry counts as answered (as `Compiled.view`
-    decides it inline)."""
+    """Whether an item of a repeat entry counts as answered."""
     if item_id in answers.values:
         others = other_values.get(item_id)
         if others is None or item_id in answers.other:

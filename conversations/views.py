@@ -126,7 +126,7 @@ def _derive(compiled: Compiled, state: State) -> View:
         {rid: tuple(e.copy() for e in entries) for rid, entries in state.repeats.items()},
         frozenset(state.closed_repeats),
     )
-    return View(compiled, tuple(slots), tuple(done), index, answers)
+    return View(compiled, slots, done, index, answers)
 
 
 # An answer set that changed since the view: (its repeat, its entry, it now, item ids).
