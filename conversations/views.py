@@ -22,7 +22,10 @@ from dataclasses import dataclass
 
 from conversations import effects as fx
 from conversations.layout import Compiled, Slot, answered_in_entry, answered_item
+from conversations.schema import ItemType
 from conversations.state import AnswerSet, Cursor, State
+
+NOTE = ItemType.NOTE
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +92,7 @@ class View:
         entries = self.answers.repeats
         for slot, done in zip(self.slots, self.done, strict=True):
             item = slot.item
-            if item is None or not item.asks:
+            if item is None or item.type is NOTE:
                 positions.append(0)
                 if item is None and slot.repeat is not None and slot.repeat.min_entries:
                     # A group short of entries counts as one required answer.
@@ -134,19 +137,22 @@ _Change = tuple[str | None, int | None, AnswerSet, set[str]]
 
 
 def _refresh(last: View, state: State) -> View | None:
-    """`last` brought up to the state's answers, or None when it must be derived afresh."""
+    """`last` brought up to the state's answers, or None when it must be derived afresh.
+    Written for speed: it runs on every step, mostly to find nothing changed."""
     kept = last.answers
-    if kept.closed != state.closed_repeats or kept.repeats.keys() != state.repeats.keys():
+    repeats, kept_repeats = state.repeats, kept.repeats
+    if kept.closed != state.closed_repeats or len(kept_repeats) != len(repeats):
         return None
     changes: list[_Change] = []
-    if kept.top != state.top:
+    if not _same(kept.top, state.top):
         changes.append((None, None, state.top, _changed_items(kept.top, state.top)))
-    for repeat_id, entries in state.repeats.items():
-        before = kept.repeats[repeat_id]
-        if len(before) != len(entries):
+    for repeat_id, entries in repeats.items():
+        before = kept_repeats.get(repeat_id)
+        if before is None or len(before) != len(entries):
             return None
-        for number, (old, new) in enumerate(zip(before, entries, strict=True)):
-            if old != new:
+        for number, new in enumerate(entries):
+            old = before[number]
+            if not _same(old, new):
                 changes.append((repeat_id, number, new, _changed_items(old, new)))
     if not changes:
         return last
@@ -154,6 +160,12 @@ def _refresh(last: View, state: State) -> View | None:
     if any(not referenced.isdisjoint(items) for *_, items in changes):
         return None  # a condition reads one of them: visibility may differ
     return _patched(last, changes)
+
+
+def _same(old: AnswerSet, new: AnswerSet) -> bool:
+    """The same answers (an entry's key aside, which no view reads)."""
+    return (old.values == new.values and old.skipped == new.skipped
+            and old.unknown == new.unknown and old.other == new.other)
 
 
 def _changed_items(old: AnswerSet, new: AnswerSet) -> set[str]:
