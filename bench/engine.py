@@ -5,13 +5,19 @@ practices (typed answers, buttons, multiple choices with "other", skips), then
 cycles of review, jumps and edits, entry edits, a removal, submission and
 reopening. Only the advance() calls are timed.
 
-    python -m bench.engine [--seconds 3] [--profile]
+A state returned by advance() carries the view of its answers, which the next
+step reuses when they still hold (conversations/views.py). `--reload` passes
+each state through JSON between steps (untimed), as the bot does when it loads
+it from SQLite, so nothing is carried from one step to the next.
+
+    python -m bench.engine [--seconds 3] [--reload] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import pstats
 import statistics
 import time
@@ -154,13 +160,21 @@ def edit_cycles() -> list[Make]:
     ]
 
 
-def run_once(q: Questionnaire, script: list[Make], samples: list[int]) -> int:
+def reloaded(state: State) -> State:
+    """The state as the bot loads it from SQLite: nothing cached."""
+    return State.from_json(json.loads(json.dumps(state.to_json())))
+
+
+def run_once(q: Questionnaire, script: list[Make], samples: list[int],
+             reload: bool = False) -> int:
     now = q.aware_deadline() - timedelta(days=10)
     deadline = q.aware_deadline()
     state = start(q, now).state
     rejected = 0
     clock = time.perf_counter_ns
     for make in script:
+        if reload:
+            state = reloaded(state)
         inp = make(state)
         began = clock()
         step = advance(q, state, inp, now, deadline)
@@ -174,6 +188,8 @@ def run_once(q: Questionnaire, script: list[Make], samples: list[int]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="how long to measure")
+    parser.add_argument("--reload", action="store_true",
+                        help="pass each state through JSON between steps (untimed)")
     parser.add_argument("--profile", action="store_true", help="print a cProfile summary")
     args = parser.parse_args()
 
@@ -188,15 +204,16 @@ def main() -> None:
     runs = 0
     began = time.perf_counter()
     while time.perf_counter() - began < args.seconds:
-        run_once(q, script, samples)
+        run_once(q, script, samples, args.reload)
         runs += 1
     spent = sum(samples) / 1e9
     ordered = sorted(samples)
     p50 = statistics.median(ordered) / 1000
     p99 = ordered[int(len(ordered) * 0.99)] / 1000
     rate = len(samples) / spent
+    mode = " (states reloaded between steps)" if args.reload else ""
     print(
-        f"engine: {rate:,.0f} steps/s ({len(samples):,} steps in {spent:.2f} s, "
+        f"engine{mode}: {rate:,.0f} steps/s ({len(samples):,} steps in {spent:.2f} s, "
         f"{runs} conversations of {len(script)} inputs), p50 {p50:.1f} µs, p99 {p99:.1f} µs"
     )
 
@@ -204,7 +221,7 @@ def main() -> None:
         profiler = cProfile.Profile()
         profiler.enable()
         for _ in range(max(1, runs // 3)):
-            run_once(q, script, [])
+            run_once(q, script, [], args.reload)
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
 

@@ -1170,7 +1170,7 @@ def _reanchor(run: _Run, cursor: Cursor | None, anchor: str | None) -> Cursor | 
     entries = run.s.repeats.get(_repeat_of(run, cursor) or "", [])
     for index, entry in enumerate(entries):
         if entry.key == anchor:
-            return cursor._replace(entry=index)
+            return cursor if index == cursor.entry else cursor._replace(entry=index)
     return None
 
 

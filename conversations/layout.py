@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -34,6 +35,55 @@ class Located:
     item: Item
     repeat: Repeat | None
     section: int
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The visible slots for one combination of the answers conditions read, and
+    what follows from the slots alone. Shared by every state that has it."""
+
+    slots: tuple[Slot, ...]
+    index: dict[Cursor, int]  # slot position by cursor
+    # Per slot, what its "answered" flag looks up: the item id (a menu: its repeat
+    # id) and the answer set holding it: 0 the closed groups, 1 the top-level
+    # answers, 2... the entries in `entries` order.
+    keys: tuple[tuple[str, int], ...]
+    entries: tuple[tuple[str, int], ...]  # (repeat id, entry number)
+    positions: tuple[int, ...]  # per slot: its 1-based place among the questions (0: none)
+    questions: tuple[int, ...]  # positions of the slots that ask something
+    required: tuple[int, ...]  # those of required questions
+    groups: tuple[tuple[str, int], ...]  # groups with a minimum of entries: (id, minimum)
+
+    @classmethod
+    def of(cls, slots: tuple[Slot, ...]) -> Layout:
+        keys: list[tuple[str, int]] = []
+        entries: dict[tuple[str, int], int] = {}
+        positions: list[int] = []
+        questions: list[int] = []
+        required: list[int] = []
+        groups: list[tuple[str, int]] = []
+        for at, slot in enumerate(slots):
+            item, repeat = slot.item, slot.repeat
+            if item is None:
+                assert repeat is not None
+                keys.append((repeat.id, 0))
+                if repeat.min_entries:
+                    groups.append((repeat.id, repeat.min_entries))
+            elif repeat is None:
+                keys.append((item.id, 1))
+            else:
+                entry = (repeat.id, slot.cursor.entry or 0)
+                keys.append((item.id, entries.setdefault(entry, len(entries) + 2)))
+            if item is None or item.type is ItemType.NOTE:
+                positions.append(0)
+                continue
+            questions.append(at)
+            positions.append(len(questions))
+            if item.required:
+                required.append(at)
+        return cls(slots, {slot.cursor: at for at, slot in enumerate(slots)}, tuple(keys),
+                   tuple(entries), tuple(positions), tuple(questions), tuple(required),
+                   tuple(groups))
 
 
 class Compiled:
@@ -122,7 +172,11 @@ class Compiled:
             (repeat_id, tuple(item.id for item in repeat.items if item.id in self.referenced))
             for repeat_id, (repeat, _) in self.repeats.items()
         )
-        self._visible_cache: dict[tuple[Hashable, ...], tuple[Slot, ...]] = {}
+        self._layouts: dict[tuple[Hashable, ...], Layout] = {}
+        self._with_other = frozenset(self.other_values)
+        self.top_notes = frozenset(
+            item_id for item_id, located in self.items.items()
+            if located.repeat is None and located.item.type is ItemType.NOTE)
 
     def _kind_of(self, source: str) -> str:
         """The item type a computed value is shown as: that of the items it reads,
@@ -137,27 +191,27 @@ class Compiled:
             self.conditions[element_id] = parse_expression(when)
 
     def slots(self, state: State) -> tuple[Slot, ...]:
-        return self.visible(state)
+        return self.layout(state).slots
 
     def view(self, state: State) -> tuple[tuple[Slot, ...], tuple[bool, ...]]:
         """Visible slots in order, and whether each one is answered."""
-        slots = self.visible(state)
-        return slots, self._answered(state, slots)
+        layout = self.layout(state)
+        return layout.slots, self.answered(state, layout)
 
-    def visible(self, state: State) -> tuple[Slot, ...]:
+    def layout(self, state: State) -> Layout:
         """The visible slots in order. They depend only on the answers conditions
         read and on the number of entries of each group, so they are kept by
         those (a bounded cache on this object, which lives on its questionnaire)."""
         key = self._visibility_key(state)
         if key is None:
-            return self._visible(state)
-        slots = self._visible_cache.get(key)
-        if slots is None:
-            slots = self._visible(state)
-            if len(self._visible_cache) >= MAX_KEPT_LAYOUTS:
-                del self._visible_cache[next(iter(self._visible_cache))]  # the oldest
-            self._visible_cache[key] = slots
-        return slots
+            return Layout.of(self._visible(state))
+        layout = self._layouts.get(key)
+        if layout is None:
+            layout = Layout.of(self._visible(state))
+            if len(self._layouts) >= MAX_KEPT_LAYOUTS:
+                del self._layouts[next(iter(self._layouts))]  # the oldest
+            self._layouts[key] = layout
+        return layout
 
     def _visibility_key(self, state: State) -> tuple[Hashable, ...] | None:
         """What `_visible` reads of a state, or None when an odd value cannot be a key."""
@@ -171,37 +225,31 @@ class Compiled:
             return None
         return tuple(parts)
 
-    def _answered(self, state: State, slots: tuple[Slot, ...]) -> tuple[bool, ...]:
-        """Whether each slot counts as answered (a menu: whether its group was closed).
-        `answered_item` and `answered_in_entry`, inlined: this runs on most steps."""
-        top, repeats, other_values = state.top, state.repeats, self.other_values
-        note = ItemType.NOTE
-        done: list[bool] = []
-        for slot in slots:
-            item, repeat = slot.item, slot.repeat
-            if item is None:
-                done.append(repeat is not None and repeat.id in state.closed_repeats)
-                continue
-            item_id = item.id
-            if repeat is None:
-                answers = top
-                if item.type is note:
-                    done.append(item_id in answers.skipped)
-                    continue
-            else:
-                answers = repeats[repeat.id][slot.cursor.entry or 0]
-            values = answers.values
-            if item_id in values:
-                others = other_values.get(item_id)
-                if others is None or item_id in answers.other:
-                    done.append(True)
-                else:
-                    value = values[item_id]
-                    done.append(others.isdisjoint(value) if isinstance(value, list)
-                                else value not in others)
-            else:
-                done.append(item_id in answers.skipped or item_id in answers.unknown)
-        return tuple(done)
+    def answered(self, state: State, layout: Layout) -> tuple[bool, ...]:
+        """Whether each slot counts as answered (a menu: whether its group was closed):
+        the ids answered in each answer set, then one lookup per slot."""
+        holders: list[AbstractSet[str]] = [
+            state.closed_repeats, self.answered_ids(state.top, self.top_notes)]
+        repeats = state.repeats
+        holders.extend(self.answered_ids(repeats[repeat_id][entry], frozenset())
+                       for repeat_id, entry in layout.entries)
+        return tuple([key in holders[holder] for key, holder in layout.keys])
+
+    def answered_ids(self, answers: AnswerSet, notes: frozenset[str]) -> set[str]:
+        """The items of an answer set that count as answered: given (with the text
+        of a chosen "Altro, specificare"), skipped or "non so"; `notes` only when
+        acknowledged (skipped)."""
+        values = answers.values
+        ids = values.keys() | answers.skipped | answers.unknown
+        for item_id in self._with_other.intersection(values):
+            if item_id not in answers.other:
+                others, value = self.other_values[item_id], values[item_id]
+                if not (others.isdisjoint(value) if isinstance(value, list)
+                        else value not in others):
+                    ids.discard(item_id)  # "Altro" chosen, its text not given yet
+        if notes:
+            ids -= notes - answers.skipped
+        return ids
 
     def _visible(self, state: State) -> tuple[Slot, ...]:
         """One pass over the questionnaire, evaluating conditions; slot objects are
@@ -299,34 +347,6 @@ def needs_other_text(item: Item, answers: AnswerSet) -> bool:
     value = answers.values.get(item.id)
     chosen = value if isinstance(value, list) else [value]
     return any(c.other and c.value in chosen for c in item.choices)
-
-
-def answered_item(item: Item, answers: AnswerSet,
-                  other_values: dict[str, frozenset[str]]) -> bool:
-    """Whether a top-level item counts as answered (its "Altro" text given too)."""
-    item_id = item.id
-    if item.type is ItemType.NOTE:
-        return item_id in answers.skipped
-    values = answers.values
-    if item_id in values:
-        others = other_values.get(item_id)
-        if others is None or item_id in answers.other:
-            return True
-        value = values[item_id]
-        return others.isdisjoint(value) if isinstance(value, list) else value not in others
-    return item_id in answers.skipped or item_id in answers.unknown
-
-
-def answered_in_entry(item_id: str, answers: AnswerSet,
-                      other_values: dict[str, frozenset[str]]) -> bool:
-    """Whether an item of a repeat entry counts as answered."""
-    if item_id in answers.values:
-        others = other_values.get(item_id)
-        if others is None or item_id in answers.other:
-            return True
-        value = answers.values[item_id]
-        return others.isdisjoint(value) if isinstance(value, list) else value not in others
-    return item_id in answers.skipped or item_id in answers.unknown
 
 
 def typed_value(item: Item, answers: AnswerSet) -> Any:

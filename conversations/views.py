@@ -21,11 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from conversations import effects as fx
-from conversations.layout import Compiled, Slot, answered_in_entry, answered_item
-from conversations.schema import ItemType
+from conversations.layout import Compiled, Layout
 from conversations.state import AnswerSet, Cursor, State
-
-NOTE = ItemType.NOTE
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +36,7 @@ class _Answers:
 
 @dataclass(frozen=True, slots=True)
 class _Tally:
-    positions: tuple[int, ...]  # per slot: its 1-based place among the questions (0: none)
-    total: int
     answered: int
-    required: int
     required_done: int
 
 
@@ -51,63 +45,46 @@ Scan = tuple[tuple[fx.ReviewLine, ...], tuple[fx.ItemRef, ...]]
 
 
 class View:
-    """Visible slots in order, whether each is answered, and where each one is.
-    Shared between steps and runs: never mutated after it is built."""
+    """A layout with the "answered" flags of one set of answers. Shared between
+    steps and runs: never mutated after it is built (bar what it computes once)."""
 
-    __slots__ = ("_tally", "answers", "compiled", "done", "index", "scan", "slots")
+    __slots__ = ("_tally", "answers", "compiled", "done", "index", "layout", "scan", "slots")
 
     def __init__(
-        self,
-        compiled: Compiled,
-        slots: tuple[Slot, ...],
-        done: tuple[bool, ...],
-        index: dict[Cursor, int],
-        answers: _Answers,
+        self, compiled: Compiled, layout: Layout, done: tuple[bool, ...], answers: _Answers
     ) -> None:
         self.compiled = compiled
-        self.slots = slots
+        self.layout = layout
+        self.slots = layout.slots
+        self.index = layout.index
         self.done = done
-        self.index = index
         self.answers = answers
         self._tally: _Tally | None = None
         self.scan: Scan | None = None  # the engine's, once taken
 
     def progress(self, cursor: Cursor) -> fx.Progress:
         """Where `cursor` stands among the visible questions; counted once per view."""
+        layout = self.layout
         tally = self._tally
         if tally is None:
             tally = self._tally = self._count()
-        at = self.index.get(cursor)
-        position = tally.positions[at] if at is not None else 0
-        section = self.slots[at].section if at is not None else 0
+        at = layout.index.get(cursor)
+        position = layout.positions[at] if at is not None else 0
+        section = layout.slots[at].section if at is not None else 0
+        total = len(layout.questions)
         if position == 0:  # a note or a menu: show the position of the next question
-            position = min(tally.answered + 1, tally.total)
-        return fx.Progress(position, tally.total, section + 1,
-                           len(self.compiled.q.sections), tally.answered,
-                           tally.required, tally.required_done)
+            position = min(tally.answered + 1, total)
+        return fx.Progress(position, total, section + 1, len(self.compiled.q.sections),
+                           tally.answered, len(layout.required) + len(layout.groups),
+                           tally.required_done)
 
     def _count(self) -> _Tally:
-        positions: list[int] = []
-        total = answered = required = required_done = 0
-        entries = self.answers.repeats
-        for slot, done in zip(self.slots, self.done, strict=True):
-            item = slot.item
-            if item is None or item.type is NOTE:
-                positions.append(0)
-                if item is None and slot.repeat is not None and slot.repeat.min_entries:
-                    # A group short of entries counts as one required answer.
-                    required += 1
-                    if len(entries.get(slot.repeat.id, ())) >= slot.repeat.min_entries:
-                        required_done += 1
-                continue
-            total += 1
-            positions.append(total)
-            if done:
-                answered += 1
-            if item.required:
-                required += 1
-                required_done += done
-        return _Tally(tuple(positions), total, answered, required, required_done)
+        done, layout, entries = self.done, self.layout, self.answers.repeats
+        # A group short of entries counts as one required answer.
+        groups = sum(len(entries.get(repeat_id, ())) >= least
+                     for repeat_id, least in layout.groups)
+        return _Tally(sum(map(done.__getitem__, layout.questions)),
+                      sum(map(done.__getitem__, layout.required)) + groups)
 
 
 def view_of(compiled: Compiled, state: State) -> View:
@@ -122,14 +99,13 @@ def view_of(compiled: Compiled, state: State) -> View:
 
 
 def _derive(compiled: Compiled, state: State) -> View:
-    slots, done = compiled.view(state)
-    index = {slot.cursor: i for i, slot in enumerate(slots)}
+    layout = compiled.layout(state)
     answers = _Answers(
         state.top.copy(),
         {rid: tuple(e.copy() for e in entries) for rid, entries in state.repeats.items()},
         frozenset(state.closed_repeats),
     )
-    return View(compiled, slots, done, index, answers)
+    return View(compiled, layout, compiled.answered(state, layout), answers)
 
 
 # An answer set that changed since the view: (its repeat, its entry, it now, item ids).
@@ -179,24 +155,18 @@ def _changed_items(old: AnswerSet, new: AnswerSet) -> set[str]:
 
 
 def _patched(last: View, changes: list[_Change]) -> View:
-    """The same slots; the changed items' "answered" flags and the kept answers redone."""
-    other_values = last.compiled.other_values
+    """The same layout; the changed items' "answered" flags and the kept answers redone."""
+    compiled, index = last.compiled, last.index
     done = list(last.done)
-    flipped: list[int] = []
     top = last.answers.top
     repeats = dict(last.answers.repeats)
     for repeat_id, entry, answers, items in changes:
+        answered = compiled.answered_ids(
+            answers, compiled.top_notes if repeat_id is None else frozenset())
         for item_id in items:
-            at = last.index.get(Cursor("item", item_id, entry))
-            if at is None:
-                continue  # not visible (or not an item of this answer set)
-            item = last.slots[at].item
-            assert item is not None
-            now = (answered_item(item, answers, other_values) if repeat_id is None
-                   else answered_in_entry(item_id, answers, other_values))
-            if now != done[at]:
-                done[at] = now
-                flipped.append(at)
+            at = index.get(Cursor("item", item_id, entry))
+            if at is not None:  # visible (and an item of this answer set)
+                done[at] = item_id in answered
         if repeat_id is None:
             top = answers.copy()
         else:
@@ -204,22 +174,4 @@ def _patched(last: View, changes: list[_Change]) -> View:
             entries = list(repeats[repeat_id])
             entries[entry] = answers.copy()
             repeats[repeat_id] = tuple(entries)
-    view = View(last.compiled, last.slots, tuple(done), last.index,
-                _Answers(top, repeats, last.answers.closed))
-    if last._tally is not None:
-        view._tally = _recounted(last._tally, view, flipped)
-    return view
-
-
-def _recounted(tally: _Tally, view: View, flipped: list[int]) -> _Tally:
-    """The tally after the "answered" flags at `flipped` changed (nothing else did)."""
-    answered, required_done = tally.answered, tally.required_done
-    for at in flipped:
-        item = view.slots[at].item
-        if item is None or not item.asks:
-            continue
-        change = 1 if view.done[at] else -1
-        answered += change
-        if item.required:
-            required_done += change
-    return _Tally(tally.positions, tally.total, answered, tally.required, required_done)
+    return View(compiled, last.layout, tuple(done), _Answers(top, repeats, last.answers.closed))
