@@ -237,6 +237,21 @@ def test_a_choice_filter_over_today_is_checked_each_day() -> None:
     assert shown[0].missing == (fx.ItemRef("slot"),)  # no longer offered: to answer again
 
 
+def test_a_note_counts_as_seen_only_when_acknowledged() -> None:
+    # A note an older edition asked as a question may still hold its answer.
+    data = yaml.safe_load(SOURCE)
+    data["sections"][0]["items"].insert(0, {"id": "welcome", "type": "note",
+                                            "text": {"it": "Benvenuti"}})
+    q = Questionnaire.model_validate(data)
+    state = start(q, NOW).state
+    assert state.cursor == Cursor("item", "welcome")
+    state.top.values["welcome"] = "sì"
+    state.top.unknown.add("welcome")
+    assert step(state, ev.Resume(), q).state.cursor == Cursor("item", "welcome")
+    state = step(state, ev.Keep(state.seq), q).state
+    assert state.cursor == Cursor("item", "lead")
+
+
 def test_kept_layouts_are_bounded() -> None:
     q = Questionnaire.model_validate(yaml.safe_load(SOURCE))
     state = start(q, NOW).state
