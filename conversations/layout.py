@@ -53,6 +53,8 @@ class Layout:
     questions: tuple[int, ...]  # positions of the slots that ask something
     required: tuple[int, ...]  # those of required questions
     groups: tuple[tuple[str, int], ...]  # groups with a minimum of entries: (id, minimum)
+    asks: tuple[bool, ...]  # per slot: a question (for itertools.compress)
+    needs: tuple[bool, ...]  # per slot: a required question
 
     @classmethod
     def of(cls, slots: tuple[Slot, ...]) -> Layout:
@@ -81,9 +83,14 @@ class Layout:
             positions.append(len(questions))
             if item.required:
                 required.append(at)
+        asks, needs = [False] * len(slots), [False] * len(slots)
+        for at in questions:
+            asks[at] = True
+        for at in required:
+            needs[at] = True
         return cls(slots, {slot.cursor: at for at, slot in enumerate(slots)}, tuple(keys),
                    tuple(entries), tuple(positions), tuple(questions), tuple(required),
-                   tuple(groups))
+                   tuple(groups), tuple(asks), tuple(needs))
 
 
 class Compiled:

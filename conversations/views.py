@@ -19,6 +19,7 @@ edit in place) cannot be shown a stale view.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import compress
 
 from conversations import effects as fx
 from conversations.layout import Compiled, Layout
@@ -80,11 +81,12 @@ class View:
 
     def _count(self) -> _Tally:
         done, layout, entries = self.done, self.layout, self.answers.repeats
-        # A group short of entries counts as one required answer.
-        groups = sum(len(entries.get(repeat_id, ())) >= least
-                     for repeat_id, least in layout.groups)
-        return _Tally(sum(map(done.__getitem__, layout.questions)),
-                      sum(map(done.__getitem__, layout.required)) + groups)
+        groups = 0  # a group short of entries counts as one required answer
+        for repeat_id, least in layout.groups:
+            if len(entries.get(repeat_id, ())) >= least:
+                groups += 1
+        return _Tally(sum(compress(done, layout.asks)),
+                      sum(compress(done, layout.needs)) + groups)
 
 
 def view_of(compiled: Compiled, state: State) -> View:
@@ -150,7 +152,9 @@ def _changed_items(old: AnswerSet, new: AnswerSet) -> set[str]:
     items |= old.other.keys() ^ new.other.keys()
     before, after = old.values, new.values
     items |= before.keys() ^ after.keys()
-    items.update(k for k, value in after.items() if k in before and before[k] != value)
+    for item_id, value in after.items():
+        if item_id in before and before[item_id] != value:
+            items.add(item_id)
     return items
 
 
