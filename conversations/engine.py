@@ -323,7 +323,9 @@ class _Run:
         """Review lines and missing answers in one pass over the layout."""
         lines: list[fx.ReviewLine] = []
         refs: list[fx.ItemRef] = []
-        repeats = self.s.repeats
+        top, repeats = self.s.top, self.s.repeats
+        filtered = self.c.choice_conditions
+        note = ItemType.NOTE
         for slot, done in zip(self.slots(), self.done(), strict=True):
             item, repeat = slot.item, slot.repeat
             if item is None:
@@ -331,16 +333,16 @@ class _Run:
                 if len(repeats.get(repeat.id, ())) < repeat.min_entries:
                     refs.append(slot.ref)
                 continue
-            if item.type is ItemType.NOTE:
+            if item.type is note:
                 continue
-            answers = self.slot_answers(slot)
+            answers = top if repeat is None else repeats[repeat.id][slot.cursor.entry or 0]
             item_id = item.id
             given = item_id in answers.values
             unknown = item_id in answers.unknown
             # A given answer that is not "done" lacks its "Altro, specificare" text;
             # one a choice filter no longer offers must be given again.
             if (item.required and not (given or unknown)) or (given and not done) or (
-                given and item_id in self.c.choice_conditions
+                given and item_id in filtered
                 and not self.still_offered(item, slot, answers.values[item_id])
             ):
                 refs.append(slot.ref)
@@ -361,9 +363,9 @@ class _Run:
         cursor = s.cursor
         if cursor.kind == "confirm_warning" and s.held is None:
             s.cursor = cursor = Cursor("item", cursor.item, cursor.entry)
-        if (
-            cursor.kind in ("item", "other_text", "confirm_warning", "confirm_conflict")
-            and self.index_of(Cursor("item", cursor.item, cursor.entry)) < 0
+        if cursor.kind in ("item", "other_text", "confirm_warning", "confirm_conflict") and (
+            self.index_of(cursor if cursor.kind == "item"
+                          else Cursor("item", cursor.item, cursor.entry)) < 0
         ):
             # The item was hidden by an edit (or a new questionnaire version).
             s.cursor = self.first_unanswered() or REVIEW
