@@ -1,8 +1,11 @@
 """Which items are visible for a given state, in questionnaire order.
 
-The questionnaire is compiled once (conditions parsed, ids indexed); a
-"slot" is one place the cursor can stand: a visible item (at top level or in
-a repeat entry) or the menu that closes a repeat group.
+The questionnaire is compiled once (conditions parsed, ids indexed) and the
+result kept on the questionnaire object; a "slot" is one place the cursor can
+stand: a visible item (at top level or in a repeat entry) or the menu that
+closes a repeat group. Which slots are visible depends only on the answers
+conditions read and on how many entries each group has, so the compiled
+questionnaire keeps the layouts of the combinations it met last.
 """
 
 from __future__ import annotations
@@ -216,7 +219,7 @@ class Compiled:
         if layout is None:
             layout = Layout.of(self._visible(state))
             if len(self._layouts) >= MAX_KEPT_LAYOUTS:
-                del self._layouts[next(iter(self._layouts))]  # the oldest
+                self._layouts.pop(next(iter(self._layouts)), None)  # the oldest
             self._layouts[key] = layout
         return layout
 
@@ -327,8 +330,9 @@ class Compiled:
             slot = self._slot_cache[key] = Slot(cursor, item, repeat, section, ref)
         return slot
 
-# Layouts kept per questionnaire: distinct combinations of the answers conditions read.
-MAX_KEPT_LAYOUTS = 256
+# Layouts kept per questionnaire: distinct combinations of the answers conditions read
+# (a layout of the shipped questionnaire with three practices is about 5-10 KiB).
+MAX_KEPT_LAYOUTS = 128
 
 
 class _Unkeyable(Exception):

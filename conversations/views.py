@@ -1,9 +1,10 @@
 """A state's view (its visible slots, which are answered, their positions),
 reused while the answers it was derived from stay the same.
 
-Deriving a view evaluates every visibility condition over the answers, and the
-engine needs one on every step. Most steps change no answer (navigation, the
-review, a tick of a multiple choice) or only answers that no condition reads.
+Deriving a view finds the layout of the answers (conditions evaluated, or the
+layout kept for them, see layout.py) and checks every visible item's answer;
+the engine needs one on every step. Most steps change no answer (navigation,
+the review, a tick of a multiple choice) or only answers no condition reads.
 So a view keeps a private copy of the answers it was derived from, travels
 with the state (`State.view_cache`) to the next step, and is checked there:
 - the same answers: the view is reused as it is;
@@ -13,7 +14,8 @@ with the state (`State.view_cache`) to the next step, and is checked there:
   group closed or reopened, another questionnaire object): derived afresh.
 The check compares contents, never serials or versions, so a state changed by
 any route (another officer's answers merged in, a questionnaire update, an
-edit in place) cannot be shown a stale view.
+edit in place) cannot be shown a stale view. The copies are shallow: answer
+values are replaced, never mutated in place (see state.py).
 """
 
 from __future__ import annotations
