@@ -163,6 +163,21 @@ def test_an_answer_edited_in_place_is_seen() -> None:
     assert rejected == (fx.Rejected("item_not_available"),)
 
 
+def test_a_colleagues_answers_merged_into_a_carried_state_are_seen() -> None:
+    a = answered()  # officer A at the review, carrying its view
+    b = State.join(a.split()[0], None)  # officer B on the same shared answers
+    b = advance(Q, b, ev.Jump("lead", None, b.seq), NOW, actor=2).state
+    b = advance(Q, b, ev.Choose(1, b.seq), NOW, actor=2).state  # not the lead
+    b = advance(Q, b, ev.Jump("title", 0, b.seq), NOW, actor=2).state
+    b = advance(Q, b, ev.TextAnswer("Nido d'estate"), NOW, actor=2).state
+    shared = b.split()[0]
+    a.top, a.repeats = State.join(shared, None).top, State.join(shared, None).repeats
+    a.versions, a.change_serial = shared["versions"], shared["change_serial"]
+    shown = review(a)
+    assert ("district", None) not in items(shown)
+    assert shown.lines[items(shown).index(("title", 0))].value == "Nido d'estate"
+
+
 def test_an_unread_answer_removed_in_place_counts_as_missing() -> None:
     state = answered()
     assert review(state).missing == ()
