@@ -18,7 +18,7 @@ from typing import Any
 
 import aiosqlite
 
-from storage.db import connect
+from storage.db import Statement, connect, fetch_all, fetch_one, on_thread, run_statements, transact
 
 
 def _json(value: Any) -> str:
@@ -94,13 +94,18 @@ class Store:
                 raise
             await self.db.execute("COMMIT")
 
+    async def write(self, statements: list[Statement]) -> None:
+        """One transaction of plain statements, in one hop to the database thread."""
+        async with self._write_lock:
+            await on_thread(self.db, lambda conn: transact(conn, statements))
+
     async def fetchone(self, sql: str, *params: Any) -> aiosqlite.Row | None:
-        async with self.db.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        row: aiosqlite.Row | None = await on_thread(self.db, fetch_one(sql, params))
+        return row
 
     async def fetchall(self, sql: str, *params: Any) -> list[aiosqlite.Row]:
-        async with self.db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        rows: list[aiosqlite.Row] = await on_thread(self.db, fetch_all(sql, params))
+        return rows
 
     # --- officers -----------------------------------------------------------
     async def officer(self, user_id: int) -> Officer | None:
@@ -285,57 +290,59 @@ class Store:
         """
         rid = response_id(questionnaire_id, istat)
         stamp = now.isoformat()
+        statements: list[Statement] = []
+        if state is not None:
+            statements.append((
+                "INSERT INTO responses (response_id, istat, questionnaire_id,"
+                " questionnaire_version, state_json, status, revision, answered, total,"
+                " started_at, updated_at, updated_by, submitted_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (response_id) DO UPDATE SET state_json = excluded.state_json, "
+                "questionnaire_version = excluded.questionnaire_version, "
+                "status = excluded.status, revision = excluded.revision, "
+                "answered = excluded.answered, total = excluded.total, "
+                "updated_at = excluded.updated_at, updated_by = excluded.updated_by, "
+                "submitted_at = excluded.submitted_at",
+                [(rid, istat, questionnaire_id, state["questionnaire_version"], _json(state),
+                  state["status"], state["revision"], answered, total, stamp, stamp, user_id,
+                  state.get("submitted_at"))],
+            ))
+        if nav is not None:
+            statements.append((
+                "INSERT INTO navigation (user_id, response_id, nav_json, updated_at,"
+                " pending_seq) VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
+                "response_id = excluded.response_id, nav_json = excluded.nav_json, "
+                "updated_at = excluded.updated_at, pending_seq = excluded.pending_seq",
+                [(user_id, rid, _json(nav), stamp, pending_seq)],
+            ))
+        # Every stored answer keeps the questionnaire version it was given under.
+        version = state["questionnaire_version"] if state is not None else None
+        if changes:
+            statements.append((
+                "INSERT INTO answer_changes (response_id, item_ref, old_json, new_json,"
+                " user_id, at, questionnaire_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(rid, c.item_ref, _json(c.old), _json(c.new), user_id, stamp, version)
+                 for c in changes],
+            ))
+        if submission is not None:
+            statements.append((
+                "INSERT INTO submissions (response_id, revision, submitted_at, submitted_by, "
+                "answers_json, questionnaire_version) VALUES (?, ?, ?, ?, ?, ?)",
+                [(rid, submission.revision, submission.submitted_at, user_id,
+                  _json(submission.answers),
+                  submission.payload.get("questionnaire_version", version))],
+            ))
+            statements.append((
+                "INSERT INTO outbox (response_id, revision, payload_json, next_attempt_at, "
+                "created_at) VALUES (?, ?, ?, ?, ?)",
+                [(rid, submission.revision, _json(submission.payload), stamp, stamp)],
+            ))
+        if also is None:  # an officer's step: the whole transaction in one hop
+            await self.write(statements)
+            return
         async with self.transaction() as db:
-            if state is not None:
-                await db.execute(
-                    "INSERT INTO responses (response_id, istat, questionnaire_id,"
-                    " questionnaire_version, state_json, status, revision, answered, total,"
-                    " started_at, updated_at, updated_by, submitted_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (response_id) DO UPDATE SET state_json = excluded.state_json, "
-                    "questionnaire_version = excluded.questionnaire_version, "
-                    "status = excluded.status, revision = excluded.revision, "
-                    "answered = excluded.answered, total = excluded.total, "
-                    "updated_at = excluded.updated_at, updated_by = excluded.updated_by, "
-                    "submitted_at = excluded.submitted_at",
-                    (
-                        rid, istat, questionnaire_id, state["questionnaire_version"],
-                        _json(state), state["status"], state["revision"], answered, total, stamp,
-                        stamp, user_id, state.get("submitted_at"),
-                    ),
-                )
-            if nav is not None:
-                await db.execute(
-                    "INSERT INTO navigation (user_id, response_id, nav_json, updated_at,"
-                    " pending_seq) VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
-                    "response_id = excluded.response_id, nav_json = excluded.nav_json, "
-                    "updated_at = excluded.updated_at, pending_seq = excluded.pending_seq",
-                    (user_id, rid, _json(nav), stamp, pending_seq),
-                )
-            # Every stored answer keeps the questionnaire version it was given under.
-            version = state["questionnaire_version"] if state is not None else None
-            if changes:
-                await db.executemany(
-                    "INSERT INTO answer_changes (response_id, item_ref, old_json, new_json,"
-                    " user_id, at, questionnaire_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(rid, c.item_ref, _json(c.old), _json(c.new), user_id, stamp, version)
-                     for c in changes],
-                )
-            if submission is not None:
-                await db.execute(
-                    "INSERT INTO submissions (response_id, revision, submitted_at, submitted_by, "
-                    "answers_json, questionnaire_version) VALUES (?, ?, ?, ?, ?, ?)",
-                    (rid, submission.revision, submission.submitted_at, user_id,
-                     _json(submission.answers), submission.payload.get("questionnaire_version",
-                                                                       version)),
-                )
-                await db.execute(
-                    "INSERT INTO outbox (response_id, revision, payload_json, next_attempt_at, "
-                    "created_at) VALUES (?, ?, ?, ?, ?)",
-                    (rid, submission.revision, _json(submission.payload), stamp, stamp),
-                )
-            if also is not None:
-                await also(db)
+            await on_thread(db, lambda conn: run_statements(conn, statements))
+            await also(db)
 
     async def navigation(self, user_id: int, rid: str) -> dict[str, Any] | None:
         """This officer's place in that response (None: not started there)."""
