@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,6 +70,48 @@ def response_id(questionnaire_id: str, istat: str) -> str:
     return f"{questionnaire_id}:{istat}"
 
 
+# A read to batch with others (`Store.fetch_batch`): SQL and its parameters.
+Query = tuple[str, Sequence[Any]]
+
+
+def response_query(rid: str) -> Query:
+    return ("SELECT response_id, istat, questionnaire_id, questionnaire_version, state_json, "
+            "status, revision, answered, total, started_at, updated_at, submitted_at "
+            "FROM responses WHERE response_id = ?", (rid,))
+
+
+def response_row(row: aiosqlite.Row | None) -> ResponseRow | None:
+    if row is None:
+        return None
+    return ResponseRow(
+        row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], row[6], row[7], row[8],
+        row[9], row[10], row[11],
+    )
+
+
+def place_query(user_id: int) -> Query:
+    """The officer's place (`place_row`): in which response, where, since when."""
+    return ("SELECT response_id, nav_json, updated_at FROM navigation WHERE user_id = ?",
+            (user_id,))
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    response_id: str
+    nav: dict[str, Any]
+    updated_at: datetime
+
+
+def place_row(row: aiosqlite.Row | None) -> Place | None:
+    if row is None:
+        return None
+    return Place(row[0], json.loads(row[1]), datetime.fromisoformat(row[2]))
+
+
+def setting_query(key: str) -> Query:
+    return ("SELECT value FROM settings WHERE key = ?", (key,))
+
+
 class Store:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self.db = db
@@ -102,6 +144,14 @@ class Store:
     async def fetchone(self, sql: str, *params: Any) -> aiosqlite.Row | None:
         row: aiosqlite.Row | None = await on_thread(self.db, fetch_one(sql, params))
         return row
+
+    async def fetch_batch(self, queries: Sequence[Query]) -> list[aiosqlite.Row | None]:
+        """The first row of each query, all in one hop to the database thread."""
+        def run(conn: Any) -> list[aiosqlite.Row | None]:
+            return [conn.execute(sql, params).fetchone() for sql, params in queries]
+
+        rows: list[aiosqlite.Row | None] = await on_thread(self.db, run)
+        return rows
 
     async def fetchall(self, sql: str, *params: Any) -> list[aiosqlite.Row]:
         rows: list[aiosqlite.Row] = await on_thread(self.db, fetch_all(sql, params))
@@ -249,18 +299,8 @@ class Store:
 
     # --- responses ----------------------------------------------------------
     async def response(self, questionnaire_id: str, istat: str) -> ResponseRow | None:
-        row = await self.fetchone(
-            "SELECT response_id, istat, questionnaire_id, questionnaire_version, state_json, "
-            "status, revision, answered, total, started_at, updated_at, submitted_at "
-            "FROM responses WHERE response_id = ?",
-            response_id(questionnaire_id, istat),
-        )
-        if row is None:
-            return None
-        return ResponseRow(
-            row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], row[6], row[7], row[8],
-            row[9], row[10], row[11],
-        )
+        sql, params = response_query(response_id(questionnaire_id, istat))
+        return response_row(await self.fetchone(sql, *params))
 
     async def record_step(
         self,
@@ -351,11 +391,6 @@ class Store:
         )
         return json.loads(row[0]) if row else None
 
-    async def navigation_updated_at(self, user_id: int) -> datetime | None:
-        """When this officer's last accepted step was saved (None: never)."""
-        row = await self.fetchone("SELECT updated_at FROM navigation WHERE user_id = ?", user_id)
-        return datetime.fromisoformat(row[0]) if row else None
-
     async def prompt_messages(self, user_id: int) -> list[int]:
         """The messages whose keyboards are live (a long review spans several).
 
@@ -430,7 +465,8 @@ class Store:
 
     # --- settings and audit -------------------------------------------------
     async def setting(self, key: str) -> str | None:
-        row = await self.fetchone("SELECT value FROM settings WHERE key = ?", key)
+        sql, params = setting_query(key)
+        row = await self.fetchone(sql, *params)
         return str(row[0]) if row else None
 
     async def set_setting(self, key: str, value: str) -> None:
