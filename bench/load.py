@@ -334,6 +334,7 @@ async def run_scenario(
         rng = random.Random(seed)
         users = {BASE_USER + i: code for i, code in enumerate(codes)}
         cpu_before = cpu_seconds(pid)
+        own_before = cpu_seconds(os.getpid())  # the double and the officers
         wall = time.perf_counter()
         tasks = [
             asyncio.create_task(officer(double, user, code, scenario.think, timeout, results,
@@ -349,6 +350,7 @@ async def run_scenario(
         wall = time.perf_counter() - wall
         alive = bot.poll() is None
         cpu = cpu_seconds(pid) - cpu_before if alive else float("nan")
+        own = cpu_seconds(os.getpid()) - own_before
         peak = peak_rss_mib(pid) if alive else float("nan")
     finally:
         if bot.poll() is None:
@@ -383,6 +385,7 @@ async def run_scenario(
         "p99 ms": round(pct(0.99), 1),
         "max ms": round(lat[-1], 1),
         "bot CPU (cores)": round(cpu / wall, 2) if cpu == cpu else None,
+        "load generator CPU (cores)": round(own / wall, 2),
         "bot CPU ms/answer": round(1000 * cpu / answers, 2) if cpu == cpu and answers else None,
         "bot peak RSS MiB": round(peak, 1) if peak == peak else None,
     }
@@ -401,6 +404,7 @@ async def run_scenario(
         ok = ok and lost == 0
         figures.pop("chat calls/answer")
         figures.pop("bot CPU (cores)")
+        figures.pop("load generator CPU (cores)")
         figures.pop("bot CPU ms/answer")
         figures.pop("bot peak RSS MiB")
     else:

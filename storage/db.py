@@ -4,13 +4,54 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from importlib import resources
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 
+T = TypeVar("T")
+# One statement and the parameter rows it runs with (executemany: one row or many).
+Statement = tuple[str, Sequence[Sequence[Any]]]
+
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+async def on_thread(db: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """Run `fn` with the sqlite3 connection on aiosqlite's worker thread.
+
+    Each aiosqlite call is a hop to its thread and back through the event loop
+    (a cursor's execute, fetch and close are three): the hot paths do several
+    statements in one hop. aiosqlite has no public call for this; `_execute` is
+    what all its own methods use.
+    """
+    return cast(T, await db._execute(fn, db._conn))  # type: ignore[no-untyped-call]
+
+
+def fetch_one(sql: str, params: Sequence[Any]) -> Callable[[sqlite3.Connection], Any]:
+    return lambda conn: conn.execute(sql, params).fetchone()
+
+
+def fetch_all(sql: str, params: Sequence[Any]) -> Callable[[sqlite3.Connection], list[Any]]:
+    return lambda conn: conn.execute(sql, params).fetchall()
+
+
+def run_statements(conn: sqlite3.Connection, statements: Sequence[Statement]) -> None:
+    for sql, rows in statements:
+        conn.executemany(sql, rows)
+
+
+def transact(conn: sqlite3.Connection, statements: Sequence[Statement]) -> None:
+    """BEGIN IMMEDIATE, the statements, COMMIT (ROLLBACK on any error)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        run_statements(conn, statements)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def migrations() -> list[tuple[int, str]]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.store import Change, Store, _json
+from storage.store import Change, Query, Store, _json
 
 SYSTEM_USER = 0  # answer_changes written by a questionnaire update, not an officer
 
@@ -34,6 +34,13 @@ class Behind:
 class Notice:
     version: str
     to_review: int
+
+
+def notice_query(user_id: int, response_id: str) -> Query:
+    """The officer's unseen update notice of that response (`EditionStore.mark_shown`)."""
+    return ("SELECT version, to_review FROM edition_notices WHERE user_id = ? AND "
+            "response_id = ? AND shown_at IS NULL ORDER BY created_at DESC LIMIT 1",
+            (user_id, response_id))
 
 
 class EditionStore:
@@ -98,15 +105,16 @@ class EditionStore:
             return cursor.rowcount
 
     async def take_notice(self, user_id: int, response_id: str, now: datetime) -> Notice | None:
-        """The officer's unseen update notice, marked seen (it is shown once).
+        """The officer's unseen update notice, marked seen (it is shown once)."""
+        sql, params = notice_query(user_id, response_id)
+        return await self.mark_shown(await self.store.fetchone(sql, *params), user_id,
+                                     response_id, now)
 
-        Runs on every officer step: a plain read finds nothing almost always, and
-        only a notice to show costs a write."""
-        row = await self.store.fetchone(
-            "SELECT version, to_review FROM edition_notices WHERE user_id = ? AND "
-            "response_id = ? AND shown_at IS NULL ORDER BY created_at DESC LIMIT 1",
-            user_id, response_id,
-        )
+    async def mark_shown(self, row: Any, user_id: int, response_id: str,
+                         now: datetime) -> Notice | None:
+        """The notice `notice_query` found (None: none), marked seen. Every officer step
+        reads; a plain read finds nothing almost always, and only a notice to show
+        costs a write."""
         if row is None:
             return None
         async with self.store.transaction() as db:

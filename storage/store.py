@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +18,7 @@ from typing import Any
 
 import aiosqlite
 
-from storage.db import connect
+from storage.db import Statement, connect, fetch_all, fetch_one, on_thread, run_statements, transact
 
 
 def _json(value: Any) -> str:
@@ -70,6 +70,48 @@ def response_id(questionnaire_id: str, istat: str) -> str:
     return f"{questionnaire_id}:{istat}"
 
 
+# A read to batch with others (`Store.fetch_batch`): SQL and its parameters.
+Query = tuple[str, Sequence[Any]]
+
+
+def response_query(rid: str) -> Query:
+    return ("SELECT response_id, istat, questionnaire_id, questionnaire_version, state_json, "
+            "status, revision, answered, total, started_at, updated_at, submitted_at "
+            "FROM responses WHERE response_id = ?", (rid,))
+
+
+def response_row(row: aiosqlite.Row | None) -> ResponseRow | None:
+    if row is None:
+        return None
+    return ResponseRow(
+        row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], row[6], row[7], row[8],
+        row[9], row[10], row[11],
+    )
+
+
+def place_query(user_id: int) -> Query:
+    """The officer's place (`place_row`): in which response, where, since when."""
+    return ("SELECT response_id, nav_json, updated_at FROM navigation WHERE user_id = ?",
+            (user_id,))
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    response_id: str
+    nav: dict[str, Any]
+    updated_at: datetime
+
+
+def place_row(row: aiosqlite.Row | None) -> Place | None:
+    if row is None:
+        return None
+    return Place(row[0], json.loads(row[1]), datetime.fromisoformat(row[2]))
+
+
+def setting_query(key: str) -> Query:
+    return ("SELECT value FROM settings WHERE key = ?", (key,))
+
+
 class Store:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self.db = db
@@ -94,13 +136,26 @@ class Store:
                 raise
             await self.db.execute("COMMIT")
 
+    async def write(self, statements: list[Statement]) -> None:
+        """One transaction of plain statements, in one hop to the database thread."""
+        async with self._write_lock:
+            await on_thread(self.db, lambda conn: transact(conn, statements))
+
     async def fetchone(self, sql: str, *params: Any) -> aiosqlite.Row | None:
-        async with self.db.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        row: aiosqlite.Row | None = await on_thread(self.db, fetch_one(sql, params))
+        return row
+
+    async def fetch_batch(self, queries: Sequence[Query]) -> list[aiosqlite.Row | None]:
+        """The first row of each query, all in one hop to the database thread."""
+        def run(conn: Any) -> list[aiosqlite.Row | None]:
+            return [conn.execute(sql, params).fetchone() for sql, params in queries]
+
+        rows: list[aiosqlite.Row | None] = await on_thread(self.db, run)
+        return rows
 
     async def fetchall(self, sql: str, *params: Any) -> list[aiosqlite.Row]:
-        async with self.db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        rows: list[aiosqlite.Row] = await on_thread(self.db, fetch_all(sql, params))
+        return rows
 
     # --- officers -----------------------------------------------------------
     async def officer(self, user_id: int) -> Officer | None:
@@ -244,18 +299,8 @@ class Store:
 
     # --- responses ----------------------------------------------------------
     async def response(self, questionnaire_id: str, istat: str) -> ResponseRow | None:
-        row = await self.fetchone(
-            "SELECT response_id, istat, questionnaire_id, questionnaire_version, state_json, "
-            "status, revision, answered, total, started_at, updated_at, submitted_at "
-            "FROM responses WHERE response_id = ?",
-            response_id(questionnaire_id, istat),
-        )
-        if row is None:
-            return None
-        return ResponseRow(
-            row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], row[6], row[7], row[8],
-            row[9], row[10], row[11],
-        )
+        sql, params = response_query(response_id(questionnaire_id, istat))
+        return response_row(await self.fetchone(sql, *params))
 
     async def record_step(
         self,
@@ -285,57 +330,59 @@ class Store:
         """
         rid = response_id(questionnaire_id, istat)
         stamp = now.isoformat()
+        statements: list[Statement] = []
+        if state is not None:
+            statements.append((
+                "INSERT INTO responses (response_id, istat, questionnaire_id,"
+                " questionnaire_version, state_json, status, revision, answered, total,"
+                " started_at, updated_at, updated_by, submitted_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (response_id) DO UPDATE SET state_json = excluded.state_json, "
+                "questionnaire_version = excluded.questionnaire_version, "
+                "status = excluded.status, revision = excluded.revision, "
+                "answered = excluded.answered, total = excluded.total, "
+                "updated_at = excluded.updated_at, updated_by = excluded.updated_by, "
+                "submitted_at = excluded.submitted_at",
+                [(rid, istat, questionnaire_id, state["questionnaire_version"], _json(state),
+                  state["status"], state["revision"], answered, total, stamp, stamp, user_id,
+                  state.get("submitted_at"))],
+            ))
+        if nav is not None:
+            statements.append((
+                "INSERT INTO navigation (user_id, response_id, nav_json, updated_at,"
+                " pending_seq) VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
+                "response_id = excluded.response_id, nav_json = excluded.nav_json, "
+                "updated_at = excluded.updated_at, pending_seq = excluded.pending_seq",
+                [(user_id, rid, _json(nav), stamp, pending_seq)],
+            ))
+        # Every stored answer keeps the questionnaire version it was given under.
+        version = state["questionnaire_version"] if state is not None else None
+        if changes:
+            statements.append((
+                "INSERT INTO answer_changes (response_id, item_ref, old_json, new_json,"
+                " user_id, at, questionnaire_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(rid, c.item_ref, _json(c.old), _json(c.new), user_id, stamp, version)
+                 for c in changes],
+            ))
+        if submission is not None:
+            statements.append((
+                "INSERT INTO submissions (response_id, revision, submitted_at, submitted_by, "
+                "answers_json, questionnaire_version) VALUES (?, ?, ?, ?, ?, ?)",
+                [(rid, submission.revision, submission.submitted_at, user_id,
+                  _json(submission.answers),
+                  submission.payload.get("questionnaire_version", version))],
+            ))
+            statements.append((
+                "INSERT INTO outbox (response_id, revision, payload_json, next_attempt_at, "
+                "created_at) VALUES (?, ?, ?, ?, ?)",
+                [(rid, submission.revision, _json(submission.payload), stamp, stamp)],
+            ))
+        if also is None:  # an officer's step: the whole transaction in one hop
+            await self.write(statements)
+            return
         async with self.transaction() as db:
-            if state is not None:
-                await db.execute(
-                    "INSERT INTO responses (response_id, istat, questionnaire_id,"
-                    " questionnaire_version, state_json, status, revision, answered, total,"
-                    " started_at, updated_at, updated_by, submitted_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (response_id) DO UPDATE SET state_json = excluded.state_json, "
-                    "questionnaire_version = excluded.questionnaire_version, "
-                    "status = excluded.status, revision = excluded.revision, "
-                    "answered = excluded.answered, total = excluded.total, "
-                    "updated_at = excluded.updated_at, updated_by = excluded.updated_by, "
-                    "submitted_at = excluded.submitted_at",
-                    (
-                        rid, istat, questionnaire_id, state["questionnaire_version"],
-                        _json(state), state["status"], state["revision"], answered, total, stamp,
-                        stamp, user_id, state.get("submitted_at"),
-                    ),
-                )
-            if nav is not None:
-                await db.execute(
-                    "INSERT INTO navigation (user_id, response_id, nav_json, updated_at,"
-                    " pending_seq) VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
-                    "response_id = excluded.response_id, nav_json = excluded.nav_json, "
-                    "updated_at = excluded.updated_at, pending_seq = excluded.pending_seq",
-                    (user_id, rid, _json(nav), stamp, pending_seq),
-                )
-            # Every stored answer keeps the questionnaire version it was given under.
-            version = state["questionnaire_version"] if state is not None else None
-            if changes:
-                await db.executemany(
-                    "INSERT INTO answer_changes (response_id, item_ref, old_json, new_json,"
-                    " user_id, at, questionnaire_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(rid, c.item_ref, _json(c.old), _json(c.new), user_id, stamp, version)
-                     for c in changes],
-                )
-            if submission is not None:
-                await db.execute(
-                    "INSERT INTO submissions (response_id, revision, submitted_at, submitted_by, "
-                    "answers_json, questionnaire_version) VALUES (?, ?, ?, ?, ?, ?)",
-                    (rid, submission.revision, submission.submitted_at, user_id,
-                     _json(submission.answers), submission.payload.get("questionnaire_version",
-                                                                       version)),
-                )
-                await db.execute(
-                    "INSERT INTO outbox (response_id, revision, payload_json, next_attempt_at, "
-                    "created_at) VALUES (?, ?, ?, ?, ?)",
-                    (rid, submission.revision, _json(submission.payload), stamp, stamp),
-                )
-            if also is not None:
-                await also(db)
+            await on_thread(db, lambda conn: run_statements(conn, statements))
+            await also(db)
 
     async def navigation(self, user_id: int, rid: str) -> dict[str, Any] | None:
         """This officer's place in that response (None: not started there)."""
@@ -343,11 +390,6 @@ class Store:
             "SELECT nav_json FROM navigation WHERE user_id = ? AND response_id = ?", user_id, rid
         )
         return json.loads(row[0]) if row else None
-
-    async def navigation_updated_at(self, user_id: int) -> datetime | None:
-        """When this officer's last accepted step was saved (None: never)."""
-        row = await self.fetchone("SELECT updated_at FROM navigation WHERE user_id = ?", user_id)
-        return datetime.fromisoformat(row[0]) if row else None
 
     async def prompt_messages(self, user_id: int) -> list[int]:
         """The messages whose keyboards are live (a long review spans several).
@@ -423,7 +465,8 @@ class Store:
 
     # --- settings and audit -------------------------------------------------
     async def setting(self, key: str) -> str | None:
-        row = await self.fetchone("SELECT value FROM settings WHERE key = ?", key)
+        sql, params = setting_query(key)
+        row = await self.fetchone(sql, *params)
         return str(row[0]) if row else None
 
     async def set_setting(self, key: str, value: str) -> None:

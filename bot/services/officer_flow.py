@@ -26,9 +26,21 @@ from conversations import inputs as ev
 from conversations.access_codes import CodeCheck
 from conversations.schema import Questionnaire, Repeat
 from conversations.state import State
-from storage.editions import EditionStore
+from storage.editions import EditionStore, notice_query
 from storage.municipalities import Municipality, MunicipalityRegistry
-from storage.store import Change, Officer, ResponseRow, Store, Submission, response_id
+from storage.store import (
+    Change,
+    Officer,
+    ResponseRow,
+    Store,
+    Submission,
+    place_query,
+    place_row,
+    response_id,
+    response_query,
+    response_row,
+    setting_query,
+)
 
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
@@ -102,6 +114,9 @@ class Loaded(NamedTuple):
     state: State
     shared: dict[str, Any]
     last_saved: str | None
+    last_step: datetime | None  # the officer's last accepted step, in any response
+    notice: Any  # an unseen update notice (`EditionStore.mark_shown`), or None
+    deadline: datetime
 
 
 class OfficerFlow:
@@ -134,7 +149,9 @@ class OfficerFlow:
 
     async def deadline(self) -> datetime:
         """The deadline in force: a coordinator's extension, the setting, the file."""
-        stored = await self.store.setting(DEADLINE_KEY)
+        return self._deadline(await self.store.setting(DEADLINE_KEY))
+
+    def _deadline(self, stored: str | None) -> datetime:
         if stored:
             return datetime.fromisoformat(stored)
         if self.settings.deadline is not None:
@@ -180,10 +197,7 @@ class OfficerFlow:
         officer = await self.officer(sender)
         if officer.istat is None:
             return await self.login(officer, text)
-        last_step = await self.store.navigation_updated_at(officer.user_id)
-        if last_step is not None and self.clock() - last_step >= RESUME_AFTER:
-            return await self.step(officer, ev.Resume())
-        return await self.step(officer, ev.TextAnswer(text))
+        return await self.step(officer, ev.TextAnswer(text), resume_if_idle=True)
 
     async def command(self, sender: Sender, name: str) -> Reply:
         """/riprendi, /indietro, /salta, /riepilogo, /invia (already translated to English)."""
@@ -351,28 +365,34 @@ class OfficerFlow:
         return self._moment_up(failures[-MAX_FAILURES] + FAILURE_WINDOW, officer.language)
 
     # --- the questionnaire --------------------------------------------------------
-    async def step(self, officer: Officer, inp: ev.Input) -> Reply:
+    async def step(self, officer: Officer, inp: ev.Input, *, resume_if_idle: bool = False
+                   ) -> Reply:
+        """`resume_if_idle`: a text typed after a long pause shows where the officer
+        is instead of answering (it may be meant for something else)."""
         assert officer.istat is not None
         istat = officer.istat
         async with self.lock(f"istat:{istat}"):
-            return await self._step(officer, istat, inp)
+            return await self._step(officer, istat, inp, resume_if_idle)
 
-    async def _step(self, officer: Officer, istat: str, inp: ev.Input) -> Reply:
+    async def _step(self, officer: Officer, istat: str, inp: ev.Input,
+                    resume_if_idle: bool = False) -> Reply:
         now = self.clock()
         t = translator(officer.language)
         municipality = self.registry.get(istat)
         presenter = self.presenter(officer.language, municipality)
         loaded = await self._load(officer.user_id, istat)
         state, shared, last_saved = loaded.state, loaded.shared, loaded.last_saved
+        if resume_if_idle and loaded.last_step is not None and now - loaded.last_step >= \
+                RESUME_AFTER:
+            inp = ev.Resume()
         # After a questionnaire update the officer first hears about it and sees
         # where they stand: the message may answer a question that changed.
-        notice = await self.editions.take_notice(
-            officer.user_id, response_id(self.q.id, istat), now)
+        notice = await self.editions.mark_shown(
+            loaded.notice, officer.user_id, response_id(self.q.id, istat), now)
         if notice is not None and not isinstance(inp, ev.Review):
             inp = ev.Resume()
         before_cursor = state.cursor
-        step = engine.advance(self.q, state, inp, now, await self.deadline(),
-                              actor=officer.user_id)
+        step = engine.advance(self.q, state, inp, now, loaded.deadline, actor=officer.user_id)
         rejected = [e for e in step.effects if isinstance(e, fx.Rejected)]
         if step.state is not state:
             await self._save(officer, istat, municipality, step, now, shared)
@@ -479,16 +499,23 @@ class OfficerFlow:
         return out
 
     async def _load(self, user_id: int, istat: str) -> Loaded:
-        """The officer's state in the municipality's response, its shared part and
-        when the response was last saved."""
-        row = await self.store.response(self.q.id, istat)
-        nav = await self.store.navigation(user_id, response_id(self.q.id, istat))
+        """The officer's state in the municipality's response, its shared part, when
+        the response was last saved, and what else a step reads: all in one read."""
+        rid = response_id(self.q.id, istat)
+        rows = await self.store.fetch_batch([
+            response_query(rid), place_query(user_id), notice_query(user_id, rid),
+            setting_query(DEADLINE_KEY),
+        ])
+        row, place = response_row(rows[0]), place_row(rows[1])
+        nav = place.nav if place is not None and place.response_id == rid else None
         if row is None:
             shared, _ = engine.start(self.q, self.clock()).state.split()
             last_saved = None
         else:
             shared, last_saved = row.state, row.updated_at
-        return Loaded(row, nav, State.join(shared, nav), shared, last_saved)
+        return Loaded(row, nav, State.join(shared, nav), shared, last_saved,
+                      place.updated_at if place is not None else None, rows[2],
+                      self._deadline(rows[3][0] if rows[3] is not None else None))
 
     async def _save(
         self, officer: Officer, istat: str, municipality: Municipality | None, step: engine.Step,

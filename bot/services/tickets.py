@@ -131,6 +131,19 @@ class TicketService:
             key = "ticket.cancelled" if pending else "ticket.nothing_to_cancel"
             return DeskResult([Screen(t(key), resume_buttons(t))])
 
+    async def leave_request(self, sender: Sender) -> DeskResult:
+        """A navigation key pressed while the desk waits for a request's text: the key
+        does what it says (`handled` stays False) and the request is dropped, never
+        sent with the key's label as its text; the officer is told."""
+        async with self.flow.lock(f"chat:{sender.user_id}"):
+            pending, _ = await self.tickets.pending_request(sender.user_id)
+            if not pending:
+                return DeskResult(handled=False)
+            await self.tickets.cancel_request(sender.user_id)
+            officer = await self.flow.officer(sender)
+            return DeskResult([Screen(translator(officer.language)("ticket.left"))],
+                              handled=False)
+
     async def officer_message(self, sender: Sender, message: Incoming) -> DeskResult:
         """A private message that belongs to a ticket; `handled` False for the others."""
         async with self.flow.lock(f"chat:{sender.user_id}"):

@@ -27,6 +27,7 @@ from bot.services.reminders import stop_task
 from bot.services.staff import Operator, StaffResult, StaffService
 from bot.services.tickets import DeskResult, Incoming, TicketService
 from bot.telegram.app import App, Services, answer_query, sender_of
+from bot.telegram.officers import keyboard_actions
 from bot.telegram.sender import StaffPost, edit_for_staff, send_to_staff
 
 OUTBOX_INTERVAL = 5.0  # seconds between passes over the staff outbox (new rows kick it)
@@ -61,6 +62,7 @@ class TicketHandlers:
     def __init__(self, services: Services, desk: TicketService) -> None:
         self.s = services
         self.desk = desk
+        self.keys = keyboard_actions()
 
     async def _show(self, update: Update, result: DeskResult, *, officer: bool) -> None:
         """The result's toast, screens and cosmetic redraws, then the outbox."""
@@ -95,6 +97,12 @@ class TicketHandlers:
         message = update.effective_message
         if message is None:
             return
+        action = self.keys.get(message.text or "")
+        if action is not None:  # a reply-keyboard key is never a request's text
+            if action != "help":  # the help key asks for the request again
+                await self._show(update, await self.desk.leave_request(sender_of(update)),
+                                 officer=True)
+            return  # the questionnaire's key handler does what the key says
         result = await self.desk.officer_message(sender_of(update), incoming(message))
         if not result.handled:
             return  # the questionnaire's handlers take it

@@ -71,23 +71,33 @@ class LeanRequest(BaseRequest):
         self._idle: dict[tuple[str, int, bool], deque[_Connection]] = {}
         self._targets: dict[str, _Target] = {}
         self._ssl: ssl.SSLContext | None = None
-        self._uploads = HTTPXRequest(
-            connection_pool_size=4, read_timeout=read_timeout, write_timeout=write_timeout,
-            connect_timeout=connect_timeout, pool_timeout=pool_timeout,
-        )
+        # Built at the first upload: an httpx client costs a TLS context with the CA
+        # store (memory and start-up time) and most processes never upload.
+        self._uploads: HTTPXRequest | None = None
 
     @property
     def read_timeout(self) -> float | None:
         return self._read_timeout
 
     async def initialize(self) -> None:
-        await self._uploads.initialize()
+        pass
 
     async def shutdown(self) -> None:
         for pool in self._idle.values():
             while pool:
                 pool.pop().close()
-        await self._uploads.shutdown()
+        if self._uploads is not None:
+            await self._uploads.shutdown()
+            self._uploads = None
+
+    def _uploader(self) -> HTTPXRequest:
+        if self._uploads is None:  # a fresh client needs no initialize()
+            self._uploads = HTTPXRequest(
+                connection_pool_size=4, read_timeout=self._read_timeout,
+                write_timeout=self._write_timeout, connect_timeout=self._connect_timeout,
+                pool_timeout=self._pool_timeout,
+            )
+        return self._uploads
 
     async def do_request(
         self,
@@ -100,7 +110,7 @@ class LeanRequest(BaseRequest):
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         if request_data is not None and request_data.contains_files:
-            return await self._uploads.do_request(
+            return await self._uploader().do_request(
                 url, method, request_data, read_timeout, write_timeout, connect_timeout,
                 pool_timeout,
             )

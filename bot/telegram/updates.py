@@ -4,7 +4,7 @@ and where an update comes from (shared by the handlers of every audience).
 python-telegram-bot parses a whole `getUpdates` batch at once: one update it
 cannot parse fails the batch, the Updater asks for the same batch again, and
 no reply goes out while the log fills with the batch (personal data
-included). `PoisonSafeBot` parses each update of a batch on its own first and
+included). `PoisonSafeBot` parses each update of a batch on its own, once, and
 replaces one that fails by a bare update with the same id, which no handler
 matches: it is logged once, without its content, and the offset moves on.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import CallbackQuery, Update
+from telegram import Bot, CallbackQuery, Update
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import BaseRequest
 
@@ -26,28 +26,51 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES: list[str] = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 
 
-def readable(raw: Any) -> Any:
-    """The update itself when it parses; a bare one with its id otherwise."""
+def parse_update(raw: Any, bot: Bot | None) -> Update | None:
+    """The update when it parses; None (logged once, without its content) when it
+    does not or has no usable id."""
     if not isinstance(raw, dict) or not isinstance(raw.get("update_id"), int):
         log.warning("skipped an update without a usable update_id")
         return None
     try:
-        Update.de_json(raw, None)
+        return Update.de_json(raw, bot)
     except Exception as error:
         # The keys say which kind of update it was; values may be personal.
         kinds = ",".join(sorted(key for key in raw if key != "update_id")) or "empty"
         log.warning("skipped update %s (%s): it could not be read (%s)",
                     raw["update_id"], kinds, type(error).__name__)
-        return {"update_id": raw["update_id"]}
-    return raw
+        return None
+
+
+def _in_batch(raw: Any, bot: Bot) -> Update | None:
+    """A batch's update; one that cannot be read becomes a bare update with its id,
+    which no handler matches, so the offset moves past it."""
+    update = parse_update(raw, bot)
+    if update is None and isinstance(raw, dict) and isinstance(raw.get("update_id"), int):
+        return Update(raw["update_id"])
+    return update
 
 
 class PoisonSafeBot(ExtBot[Any]):
+    """PTB's getUpdates, with each update of the batch parsed here, once and on its own:
+    `_post` keeps the parsed batch and hands PTB's own parser nothing to redo (PTB
+    still computes the timeouts and the request)."""
+
+    _batch: tuple[Update, ...] = ()
+
     async def _post(self, endpoint: str, data: Any = None, **kwargs: Any) -> Any:
         result = await super()._post(endpoint, data, **kwargs)
         if endpoint == "getUpdates" and isinstance(result, list):
-            return [update for update in map(readable, result) if update is not None]
+            self._batch = tuple(u for u in (_in_batch(raw, self) for raw in result)
+                                if u is not None)
+            return []
         return result
+
+    async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
+        self._batch = ()
+        await super().get_updates(*args, **kwargs)
+        batch, self._batch = self._batch, ()
+        return batch
 
 
 def build_bot(

@@ -3,7 +3,7 @@
 python-telegram-bot's own webhook server answers 400 to an update it cannot
 parse, so Telegram sends the same update again and again and nothing after it
 arrives. This receiver checks the secret token, skips an unreadable update
-the way long polling does (`updates.readable`: logged once, without its
+the way long polling does (`updates.parse_update`: logged once, without its
 content) and always answers 200 to Telegram for it, then hands readable
 updates to the Application's queue. Plain HTTP/1.1 with keep-alive, bodies
 with a Content-Length up to `MAX_BODY`.
@@ -18,9 +18,7 @@ import json
 import logging
 from typing import Any
 
-from telegram import Update
-
-from bot.telegram.updates import readable
+from bot.telegram.updates import parse_update
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +112,10 @@ class WebhookReceiver:
         except ValueError:
             log.warning("webhook body that is not JSON skipped (%d bytes)", len(body))
             return 200, keep  # answering 400 would only make Telegram send it again
-        update = readable(raw)
-        if update is None or set(update) == {"update_id"}:
-            return 200, keep  # logged by readable(); nothing to handle
-        await self.app.update_queue.put(Update.de_json(update, self.app.bot))
+        update = parse_update(raw, self.app.bot)
+        if update is None:
+            return 200, keep  # logged by parse_update(); nothing to handle
+        await self.app.update_queue.put(update)
         return 200, keep
 
 

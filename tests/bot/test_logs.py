@@ -22,6 +22,10 @@ TOKEN = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 def restore_root() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    # configure() closes the handlers it replaces: keep pytest's own out of its reach,
+    # or they come back closed and a later test's log record fails on them.
+    for handler in handlers:
+        root.removeHandler(handler)
     yield
     for handler in list(root.handlers):
         root.removeHandler(handler)

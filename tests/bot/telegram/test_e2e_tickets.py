@@ -237,3 +237,40 @@ async def test_unauthorised_users_are_refused(desk: Harness) -> None:
     assert len(h.double.sent(GROUP)) == before
     assert (await h.store.fetchone("SELECT COUNT(*) FROM audit_log"))[0] == 0
     assert await h.store.has_active_code("048017")
+
+
+async def test_a_navigation_key_while_the_desk_waits_is_never_the_request(
+    desk: Harness,
+) -> None:
+    h = desk
+    await login(h, OFFICER)
+    await h.press(OFFICER, "Sì")
+    await h.send(OFFICER, "Mario Rossi")
+    await h.press_key(OFFICER, "🆘 Aiuto")
+    assert "richiesta" in h.last_text(OFFICER).lower()
+
+    # The officer changes their mind and looks at the review instead.
+    before = h.mark(OFFICER)
+    await h.press_key(OFFICER, "📋 Riepilogo")
+    shown = "\n".join(m.get("text") or "" for m in h.new_messages(OFFICER, before))
+    assert "non è stata inviata" in shown  # told the request was dropped
+    assert "Mario Rossi" in shown  # and the key did what it says: the review
+    assert not any("Ticket n." in text for text in group_texts(h))
+
+    # What they type next is an answer again, not a request.
+    await h.send(OFFICER, "/riprendi")
+    await h.send(OFFICER, "Servizi sociali")
+    assert not any("Ticket n." in text for text in group_texts(h))
+    assert "✓ Servizi sociali" in h.last_text(OFFICER)
+
+    # The help key while the desk waits asks again; the text after it is the request.
+    await h.press_key(OFFICER, "🆘 Aiuto")
+    await h.press_key(OFFICER, "🆘 Aiuto")
+    assert "richiesta" in h.last_text(OFFICER).lower()
+    assert not any("Ticket n." in text for text in group_texts(h))
+    await h.send(OFFICER, "Come indico un secondo ufficio?")
+    assert "ticket n. 1" in h.last_text(OFFICER)
+    card = next(m for m in h.double.sent(GROUP) if "Ticket n. 1" in (m.get("text") or ""))
+    assert "Aiuto" not in card["text"].split("\n")[0]
+    assert any("Come indico un secondo ufficio?" in text for text in group_texts(h))
+    assert not any("🆘" in text for text in group_texts(h))
