@@ -592,6 +592,8 @@ class _CheckContext:
         return typed(self.item, self.raw)
 
     def today(self) -> object:
+        if self.run.now == datetime.min:  # read without a clock (exports, listings): unknown
+            return None
         return self.run.now.astimezone(ZoneInfo(self.run.c.q.timezone)).date()
 
     def value(self, item_id: str) -> object:
@@ -1202,9 +1204,10 @@ def _sanitize(run: _Run) -> str | None:
     return gone
 
 
-def position(questionnaire: Questionnaire, state: State) -> tuple[str | None, fx.Progress | None]:
+def position(questionnaire: Questionnaire, state: State, now: datetime | None = None
+             ) -> tuple[str | None, fx.Progress | None]:
     """The item the officer is on and its progress (None off an item), for help tickets."""
-    run = _Run(questionnaire, state, datetime.min)
+    run = _Run(questionnaire, state, now or datetime.min)
     _sanitize(run)
     cursor = run.s.cursor
     item_cursor = Cursor("item", cursor.item, cursor.entry)
@@ -1213,9 +1216,10 @@ def position(questionnaire: Questionnaire, state: State) -> tuple[str | None, fx
     return None, None
 
 
-def progress_counts(questionnaire: Questionnaire, state: State) -> tuple[int, int]:
+def progress_counts(questionnaire: Questionnaire, state: State, now: datetime | None = None
+                    ) -> tuple[int, int]:
     """(answered, total) visible questions, for status listings."""
-    run = _Run(questionnaire, state, datetime.min)
+    run = _Run(questionnaire, state, now or datetime.min)
     askable = [slot for slot in run.slots() if slot.item is not None and slot.item.asks]
     return sum(1 for slot in askable if run.answered(slot)), len(askable)
 
@@ -1240,9 +1244,8 @@ def missing_refs(questionnaire: Questionnaire, state: State) -> tuple[fx.ItemRef
 
 def start(questionnaire: Questionnaire, now: datetime) -> Step:
     """A new, empty response positioned on the first visible item."""
-    del now  # kept in the signature: callers always pass the clock
     state = State(questionnaire.id, questionnaire.version, cursor=REVIEW)
-    run = _Run(questionnaire, state, datetime.min)
+    run = _Run(questionnaire, state, now)
     run.s.cursor = run.first_unanswered() or REVIEW
     run.render_prompt()
     return Step(run.s, tuple(run.effects))
@@ -1295,11 +1298,12 @@ def advance(
     return Step(run.s, tuple(run.effects))
 
 
-def redraw(questionnaire: Questionnaire, state: State) -> tuple[fx.Effect, ...]:
+def redraw(questionnaire: Questionnaire, state: State, now: datetime | None = None
+           ) -> tuple[fx.Effect, ...]:
     """The prompt the officer stands on, drawn again on the same seq: nothing changes
     and buttons drawn before stay valid (a redraw after a restart). A submitted
     response has no prompt: it says so."""
-    run = _Run(questionnaire, state, datetime.min)
+    run = _Run(questionnaire, state, now or datetime.min)
     _sanitize(run)
     if run.s.status == "submitted" and run.s.cursor.kind != "review":
         return (fx.AlreadySubmitted(run.s.revision, run.s.submitted_at),)
@@ -1307,13 +1311,14 @@ def redraw(questionnaire: Questionnaire, state: State) -> tuple[fx.Effect, ...]:
     return tuple(run.effects)
 
 
-def answers_snapshot(questionnaire: Questionnaire, state: State) -> dict[str, Any]:
+def answers_snapshot(questionnaire: Questionnaire, state: State, now: datetime | None = None
+                     ) -> dict[str, Any]:
     """The submission: visible answers only; repeats as lists of objects.
 
     "Non so" is stored as None with the item listed under `_unknown`, and an
     "Altro, specificare" text under `<item>_other`.
     """
-    run = _Run(questionnaire, state, datetime.min)
+    run = _Run(questionnaire, state, now or datetime.min)
     top: dict[str, Any] = {}
     entries: dict[str, list[dict[str, Any]]] = {}
     for slot in run.slots():

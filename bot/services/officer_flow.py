@@ -529,11 +529,11 @@ class OfficerFlow:
             elif isinstance(effect, fx.EntryRemoved):
                 changes.append(Change(f"{effect.repeat}[{effect.entry}]", effect.old, None))
             elif isinstance(effect, fx.Completed):
-                answers = engine.answers_snapshot(self.q, step.state)
+                answers = engine.answers_snapshot(self.q, step.state, now)
                 payload = self.central_row(istat, municipality, step.state, answers)
                 submission = Submission(effect.revision, effect.submitted_at, answers, payload)
         shared, nav = step.state.split()
-        answered, total = engine.progress_counts(self.q, step.state)
+        answered, total = engine.progress_counts(self.q, step.state, now)
         # Only the officer's place moved (resume, review, back): the response and
         # its "last saved" time stay as they were.
         moved_only = shared == shared_before and not changes and submission is None
@@ -554,7 +554,8 @@ class OfficerFlow:
             state = (await self._load(user_id, istat)).state
         presenter = self.presenter(officer.language, self.registry.get(istat))
         # Drawn on the same seq: nothing is committed and buttons drawn before stay valid.
-        reply = Reply(presenter.screens(engine.redraw(self.q, state)), language=officer.language)
+        reply = Reply(presenter.screens(engine.redraw(self.q, state, self.clock())),
+                      language=officer.language)
         reply.committed_seq = state.seq
         if state.status == "submitted" and state.submitted_at is not None:
             # The receipt may be what was never sent: sent again (twice at worst), to

@@ -242,7 +242,7 @@ class TicketService:
             info["progress"] = t("status.not_started")
             return info
         nav = await flow.store.navigation(sender.user_id, response_id(flow.q.id, istat))
-        item_id, progress = engine.position(flow.q, State.join(row.state, nav))
+        item_id, progress = engine.position(flow.q, State.join(row.state, nav), flow.clock())
         status = t("status.submitted" if row.status == "submitted"
                    else "status.reopened" if row.revision else "status.in_progress",
                    revision=row.revision)

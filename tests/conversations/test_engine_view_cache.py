@@ -22,7 +22,15 @@ from hypothesis import strategies as st
 
 from conversations import effects as fx
 from conversations import inputs as ev
-from conversations.engine import Step, advance, start
+from conversations.engine import (
+    Step,
+    advance,
+    answers_snapshot,
+    position,
+    progress_counts,
+    redraw,
+    start,
+)
 from conversations.layout import MAX_KEPT_LAYOUTS, Slot, compiled
 from conversations.schema import ItemType, Questionnaire
 from conversations.state import AnswerSet, Cursor, State
@@ -386,3 +394,35 @@ def test_cached_and_fresh_engines_agree(data: st.DataObject, steps: int, initial
         assert view.slots == SHIPPED_C._visible(plain)  # the pass without any cache
         assert view.done == reference_done(plain, view.slots)
         state = cached.state
+
+
+def test_a_first_question_filtered_by_today_starts_and_redraws_by_the_day() -> None:
+    # start(), redraw() and the clockless readings once raised on such a filter.
+    data = yaml.safe_load(SOURCE)
+    data["sections"][0]["items"] = [{
+        "id": "slot", "type": "single_choice", "text": {"it": "Quando?"},
+        "choices": [{"value": "early", "label": {"it": "Presto"},
+                     "when": "today() < '2019-06-15'"},
+                    {"value": "any", "label": {"it": "Quando capita"}}],
+    }]
+    q = Questionnaire.model_validate(data)
+    later = datetime.fromisoformat("2019-06-20T10:00:00+02:00")
+
+    def offered(effects: tuple[fx.Effect, ...]) -> list[str]:
+        asked = next(e for e in effects if isinstance(e, fx.AskItem))
+        choices = q.sections[0].items[0].choices
+        indexes = asked.offered if asked.offered is not None else range(len(choices))
+        return [choices[i].value for i in indexes]
+
+    assert offered(start(q, NOW).effects) == ["early", "any"]
+    assert offered(start(q, later).effects) == ["any"]
+    state = start(q, NOW).state
+    assert offered(redraw(q, state, NOW)) == ["early", "any"]
+    assert offered(redraw(q, state, later)) == ["any"]
+    # Without a clock the day is unknown: no error, and what depends on it is not offered.
+    assert offered(redraw(q, state)) == ["any"]
+    assert position(q, state)[0] == "slot"
+    assert progress_counts(q, state) == (0, 1)
+    state = advance(q, state, ev.Choose(0, state.seq), NOW).state
+    assert answers_snapshot(q, state, NOW)["slot"] == "early"
+    assert answers_snapshot(q, state)["slot"] == "early"
