@@ -6,30 +6,35 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
-from babel.numbers import format_currency, format_decimal
-
 from bot.render.i18n import Translator
-
-LOCALE = "it_IT"
+from bot.render.numbers import ITALIAN, euro, number
 
 
 def amount(value: Decimal | str) -> str:
-    return format_currency(Decimal(value), "EUR", locale=LOCALE)
+    """"1.234,50 €"."""
+    return euro(Decimal(value))
 
 
 def integer(value: int) -> str:
-    return format_decimal(value, locale=LOCALE)
+    """"1.234.567"."""
+    return number(value, ITALIAN)
 
 
 def decimal(value: Decimal) -> str:
-    return format_decimal(value, format="#,##0.##", locale=LOCALE)
+    """"1.234,5" (at most two decimals)."""
+    return number(value, ITALIAN, max_fraction=2)
 
 
 def day(value: date | str) -> str:
+    """"31/07/2019"."""
     if isinstance(value, str):
         value = date.fromisoformat(value)
-    return format_date(value, "dd/MM/yyyy", locale=LOCALE)
+    return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
+
+
+def clock(value: datetime) -> str:
+    """"09:05" (24 hours)."""
+    return f"{value.hour:02d}:{value.minute:02d}"
 
 
 def moment(value: datetime | str, tz: str, t: Translator) -> str:
@@ -37,7 +42,7 @@ def moment(value: datetime | str, tz: str, t: Translator) -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     local = value.astimezone(ZoneInfo(tz))
-    return t("datetime", date=day(local.date()), time=format_time(local, "HH:mm", locale=LOCALE))
+    return t("datetime", date=day(local.date()), time=clock(local))
 
 
 # Italian area codes of two and three digits; the others have four ("0543").

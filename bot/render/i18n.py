@@ -1,20 +1,18 @@
 """Interface text through gettext catalogues, compiled in memory at start-up.
 
-The .po files in locales/ are the source; Babel turns them into GNU
-translations in a few milliseconds, so there is no separate build step.
+The .po files in locales/ are the source; `bot.render.catalogue` reads them
+at start-up in a few milliseconds, so there is no separate build step (and no
+Babel, whose locale data would cost the running bot about 4 MiB).
 Italian is the default; a key missing from a catalogue falls back to Italian.
 """
 
 from __future__ import annotations
 
-import gettext
 from functools import cache
 from importlib import resources
-from io import BytesIO
 from typing import Any
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from bot.render.catalogue import Catalogue, read_catalogue
 
 LANGUAGES = ("it", "en")
 DEFAULT_LANGUAGE = "it"
@@ -22,21 +20,14 @@ DOMAIN = "surveybot"
 
 
 @cache
-def _catalogue(lang: str) -> gettext.GNUTranslations:
+def _catalogue(lang: str) -> Catalogue:
     po_file = resources.files("locales") / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
-    with po_file.open("rb") as source:
-        catalog = read_po(source, locale=lang, domain=DOMAIN)
-    buffer = BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
+    return read_catalogue(po_file.read_text(encoding="utf-8"))
 
 
 def message_ids(lang: str) -> set[str]:
-    po_file = resources.files("locales") / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
-    with po_file.open("rb") as source:
-        catalog = read_po(source, locale=lang, domain=DOMAIN)
-    return {str(m.id) for m in catalog if m.id and m.string}
+    """The ids the language's catalogue translates (a plural entry by its msgid)."""
+    return _catalogue(lang).message_ids()
 
 
 def normalize_language(code: str | None) -> str:

@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from babel.numbers import format_decimal
-
 from bot.render import formatting
 from bot.render.i18n import Translator
+from bot.render.numbers import number, symbols_for
 from bot.render.presenter import escape, split_text
 from bot.render.text import plain
 from storage.coordination_store import IN_PROGRESS, NOT_STARTED, SUBMITTED, CoordinationStore
@@ -83,17 +82,15 @@ async def compute(
     return report
 
 
-def _locale(t: Translator) -> str:
-    return "it_IT" if t.lang == "it" else "en_GB"
-
-
 def percent(part: int, whole: int, t: Translator) -> str:
+    """"12,5%" (one decimal, no grouping: "#0.0")."""
     value = 100.0 * part / whole if whole else 0.0
-    return format_decimal(value, format="#0.0", locale=_locale(t)) + "%"
+    return number(value, symbols_for(t.lang), min_fraction=1, max_fraction=1,
+                  grouping=False) + "%"
 
 
 def _number(value: int, t: Translator) -> str:
-    return format_decimal(value, locale=_locale(t))
+    return number(value, symbols_for(t.lang))
 
 
 def _when(report: ProgressReport, t: Translator, tz: str) -> str:
