@@ -71,8 +71,8 @@ async def running_double() -> AsyncIterator[BotApiDouble]:
 
 
 def settings_for(folder: Path, double: BotApiDouble) -> Settings:
-    return Settings(  # type: ignore[call-arg]
-        _env_file=None, token=SecretStr(TOKEN), telegram_api_url=double.root,
+    return Settings(
+        token=SecretStr(TOKEN), telegram_api_url=double.root,
         database=folder / "bench.sqlite3", code_secret=SecretStr("bench"),
         coordinators=[COORDINATOR],
     )

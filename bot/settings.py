@@ -1,22 +1,40 @@
 """One settings object, built once at start-up and passed down (never global).
 
-`load_settings()` is what commands call: every setting is checked at once, and
-a bad one becomes a `SettingsError` whose message is the one line the command
-prints (the setting's name, what is wrong, an example).
+`load_settings()` is what commands call: it reads `SURVEYBOT_*` from the
+environment and from `.env` in the working directory (the environment wins),
+every setting is checked at once, and a bad one becomes a `SettingsError`
+whose message is the one line the command prints (the setting's name, what is
+wrong, an example). `Settings(...)` itself takes only the values it is given.
+
+Our own loader instead of pydantic-settings: the same names, precedence and
+.env syntax, for about 5 MiB less resident memory in `surveybot run`.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from bot.envfile import EnvFileError, read_env_file
 from conversations.parsing import InputError, parse_date
+
+ENV_PREFIX = "SURVEYBOT_"
+ENV_FILE = Path(".env")
 
 TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 _TIME = re.compile(r"^(\d{1,2})[:.](\d{2})$")
@@ -90,10 +108,9 @@ def parse_deadline_setting(text: str) -> datetime:
     return datetime.combine(day, when)
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SURVEYBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+class Settings(BaseModel):
+    # Defaults are checked too, as pydantic-settings did; unknown names are ignored.
+    model_config = ConfigDict(extra="ignore", validate_default=True)
 
     token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
@@ -103,8 +120,8 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Rome"
     code_secret: SecretStr = SecretStr("change-me-in-production")
     assistance_chat_id: int | None = None
-    operators: Annotated[list[int], NoDecode] = Field(default_factory=list)
-    coordinators: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    operators: list[int] = Field(default_factory=list)
+    coordinators: list[int] = Field(default_factory=list)
     central_url: str | None = None
     central_token: SecretStr | None = None
     sync_interval: float = Field(default=30.0, gt=0)
@@ -201,12 +218,34 @@ class Settings(BaseSettings):
     broadcast_rate: float = Field(default=29.0, gt=0, le=30)
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment and `.env`; a bad one is a `SettingsError`."""
+def load_settings(
+    *, environ: Mapping[str, str] | None = None, env_file: Path | None = ENV_FILE,
+    **overrides: Any,
+) -> Settings:
+    """Settings from `.env`, then the environment, then `overrides`, each over the
+    one before (names are matched ignoring case); a bad one is a `SettingsError`.
+    `environ` defaults to the process environment; `env_file=None` reads no file."""
+    environ = os.environ if environ is None else environ
     try:
-        return Settings(**overrides)
+        from_file = read_env_file(env_file, environ) if env_file is not None else {}
+    except EnvFileError as error:
+        raise SettingsError(str(error)) from None
+    values: dict[str, Any] = {**_ours(from_file), **_ours(environ), **overrides}
+    try:
+        return Settings(**values)
     except ValidationError as error:
         raise SettingsError(describe(error)) from None
+
+
+def _ours(variables: Mapping[str, str]) -> dict[str, str]:
+    """Field name -> raw text of the SURVEYBOT_* variables naming a setting."""
+    fields = Settings.model_fields
+    found: dict[str, str] = {}
+    for name, value in variables.items():
+        upper = name.upper()
+        if upper.startswith(ENV_PREFIX) and (field := upper[len(ENV_PREFIX):].lower()) in fields:
+            found[field] = value
+    return found
 
 
 def describe(error: ValidationError) -> str:

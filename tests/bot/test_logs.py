@@ -37,7 +37,7 @@ def restore_root() -> Iterator[None]:
 
 def configured(tmp_path: Path, **values: object) -> Path:
     path = tmp_path / "bot.log"
-    settings = Settings(_env_file=None, token=SecretStr(TOKEN),  # type: ignore[call-arg]
+    settings = Settings(token=SecretStr(TOKEN),
                         code_secret=SecretStr("the-code-secret"),
                         central_token=SecretStr("central-jwt-value"), log_file=path, **values)
     logs.configure(settings)

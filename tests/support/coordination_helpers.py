@@ -48,7 +48,7 @@ def plain_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "token": SecretStr("123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"),
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(**values)
 
 
 async def add_officer(store: Store, user_id: int, istat: str, *, name: str = "",

@@ -260,4 +260,4 @@ def make_settings(tmp_path: Path, double: BotApiDouble, **overrides: Any) -> Set
         "code_secret": SecretStr("test-secret"),
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(**values)

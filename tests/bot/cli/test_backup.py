@@ -141,7 +141,7 @@ def test_restore_keeps_the_database_it_replaces(tmp_path: Path) -> None:
     make_backup(small_database(tmp_path / "other.sqlite3", "new"), backup, io.StringIO())
     out = io.StringIO()
 
-    restore_backup(Settings(_env_file=None, database=current), backup, out)  # type: ignore[call-arg]
+    restore_backup(Settings(database=current), backup, out)
 
     assert rows(current, "SELECT x FROM t") == {("new",)}
     kept = [p for p in tmp_path.iterdir()
@@ -156,7 +156,7 @@ def test_a_bad_backup_is_not_restored(tmp_path: Path) -> None:
     bad = tmp_path / "bad.sqlite3"
     bad.write_bytes(b"not a database" * 100)
     with pytest.raises(CliError) as refused:
-        restore_backup(Settings(_env_file=None, database=current), bad,  # type: ignore[call-arg]
+        restore_backup(Settings(database=current), bad,
                        io.StringIO())
     assert refused.value.status == 2
     assert rows(current, "SELECT x FROM t") == {("old",)}

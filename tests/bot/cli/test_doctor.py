@@ -57,7 +57,7 @@ def settings_for(tmp_path: Path, double: BotApiDouble, central: CentralDouble,
         "central_token": SecretStr(CENTRAL_TOKEN),
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(**values)
 
 
 async def doctor(settings: Settings) -> tuple[int, dict[str, str]]:

@@ -159,8 +159,8 @@ class Officers:
 
 async def run(data: st.DataObject, steps: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        config = Settings(  # type: ignore[call-arg]
-            _env_file=None, token=SecretStr("1:A"), database=Path(tmp) / "db.sqlite3",
+        config = Settings(
+            token=SecretStr("1:A"), database=Path(tmp) / "db.sqlite3",
             code_secret=SecretStr("test-secret"),
         )
         services = await open_services(config, lambda: NOW)

@@ -34,8 +34,8 @@ STARTUP = 60.0  # seconds for a cold interpreter to import everything and poll
 
 
 async def issue(database: Path) -> str:
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, database=database, code_secret=SecretStr(SECRET)
+    settings = Settings(
+        database=database, code_secret=SecretStr(SECRET)
     )
     store = await Store.open(database)
     try:
