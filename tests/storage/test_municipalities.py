@@ -206,3 +206,35 @@ def test_load_from_custom_path(tmp_path: Path) -> None:
     )
     nowhere = reg.get("999001")
     assert nowhere is not None and nowhere.lat is None and nowhere.lon is None
+
+
+def test_compact_columns_give_back_every_row_as_read() -> None:
+    """The registry keeps columns, not objects: each municipality comes back
+    exactly as the CSV has it (names with accents and apostrophes, coordinates
+    to the last digit, a missing coordinate as None)."""
+    path = Path(__file__).resolve().parents[2] / "storage" / "data" / "comuni.csv"
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    expected = [
+        Municipality(r["istat"], r["comune"], r["provincia"], r["sigla"], r["regione"],
+                     float(r["lat"]) if r["lat"] else None,
+                     float(r["lon"]) if r["lon"] else None)
+        for r in rows
+    ]
+    registry = MunicipalityRegistry.load()
+    assert list(registry) == expected
+    assert [registry.get(m.istat) for m in expected[::97]] == expected[::97]
+
+
+def test_rows_in_any_order_and_duplicates_refused() -> None:
+    b = Municipality("000002", "Bè", "P2", "P2", "R", None, 1.5)
+    a = Municipality("000001", "A'a", "P1", "P1", "R", 44.0, None)
+    registry = MunicipalityRegistry([b, a])
+    assert list(registry) == [a, b]
+    assert registry.get("1") == a and registry.get("2") == b
+    assert registry.get("3") is None and registry.get("0") is None
+    assert registry.search("be") == [b]
+    assert registry.search("0000") == [a, b]
+    assert registry.search("2") == [b]
+    with pytest.raises(ValueError, match="duplicate ISTAT code: 000001"):
+        MunicipalityRegistry([a, b, a])
