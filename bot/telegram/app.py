@@ -26,10 +26,17 @@ from bot.telegram.errors import ErrorReporter
 from bot.telegram.officers import register_officer_handlers, set_commands
 from bot.telegram.sender import OfficerDelivery
 from bot.telegram.transport import LeanRequest
+from bot.telegram.update_queue import UpdateQueue
 from bot.telegram.updates import answer_query, build_bot, private, sender_of
 from storage.store import Store
 
 log = logging.getLogger(__name__)
+
+# Updates handled side by side: answers of different municipalities; more only
+# hold memory while they queue for the one database connection.
+CONCURRENT_UPDATES = 32
+# Updates in hand (queued or being handled); the rest wait at Telegram.
+UPDATES_IN_HAND = 2 * CONCURRENT_UPDATES
 
 # The update helpers stay importable from here for the other audiences' handlers.
 __all__ = ["App", "Hook", "Services", "answer_query", "build_application", "private",
@@ -83,13 +90,14 @@ def build_application(
     request = LeanRequest(pool_size=64) if read_timeout is None else LeanRequest(
         pool_size=64, read_timeout=read_timeout
     )
+    updates = UpdateQueue(UPDATES_IN_HAND)
     app: App = (
         ApplicationBuilder()
         .bot(build_bot(token, services.settings.telegram_api_url, request=request,
-                       get_updates_request=LeanRequest(pool_size=1), rate_limiter=limiter))
-        # Answers of different municipalities run side by side; more than this only
-        # holds memory while they queue for the one database connection.
-        .concurrent_updates(32)
+                       get_updates_request=LeanRequest(pool_size=1), rate_limiter=limiter,
+                       updates=updates))
+        .update_queue(updates)
+        .concurrent_updates(CONCURRENT_UPDATES)
         .post_init(_post_init(services))
         .post_shutdown(_post_shutdown(services))
         .build()

@@ -7,6 +7,8 @@ no reply goes out while the log fills with the batch (personal data
 included). `PoisonSafeBot` parses each update of a batch on its own, once, and
 replaces one that fails by a bare update with the same id, which no handler
 matches: it is logged once, without its content, and the offset moves on.
+It also asks for no more updates than the Application has room for
+(`bot.telegram.update_queue`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import BaseRequest
 
 from bot.services.officer_flow import Sender
+from bot.telegram.update_queue import UpdateQueue
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +57,15 @@ def _in_batch(raw: Any, bot: Bot) -> Update | None:
 class PoisonSafeBot(ExtBot[Any]):
     """PTB's getUpdates, with each update of the batch parsed here, once and on its own:
     `_post` keeps the parsed batch and hands PTB's own parser nothing to redo (PTB
-    still computes the timeouts and the request)."""
+    still computes the timeouts and the request). It asks for no more updates than
+    the Application's queue has room for."""
 
     _batch: tuple[Update, ...] = ()
+
+    def __init__(self, *args: Any, updates: UpdateQueue | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        with self._unfrozen():
+            self._updates = updates
 
     async def _post(self, endpoint: str, data: Any = None, **kwargs: Any) -> Any:
         result = await super()._post(endpoint, data, **kwargs)
@@ -67,6 +76,10 @@ class PoisonSafeBot(ExtBot[Any]):
         return result
 
     async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
+        if self._updates is not None and len(args) < 2:
+            # Wait for room first; the rest stays at Telegram, unconfirmed.
+            room = await self._updates.wait_for_batch_room()
+            kwargs["limit"] = min(kwargs.get("limit") or 100, room)
         self._batch = ()
         await super().get_updates(*args, **kwargs)
         batch, self._batch = self._batch, ()
@@ -75,9 +88,10 @@ class PoisonSafeBot(ExtBot[Any]):
 
 def build_bot(
     token: str, root: str, *, request: BaseRequest, get_updates_request: BaseRequest,
-    rate_limiter: AIORateLimiter | None = None,
+    rate_limiter: AIORateLimiter | None = None, updates: UpdateQueue | None = None,
 ) -> PoisonSafeBot:
-    """The bot for the Application: the Bot API server at `root`."""
+    """The bot for the Application: the Bot API server at `root`; `updates`, the
+    Application's queue, bounds how many updates a getUpdates asks for."""
     return PoisonSafeBot(
         token,
         base_url=f"{root}/bot",
@@ -85,6 +99,7 @@ def build_bot(
         request=request,
         get_updates_request=get_updates_request,
         rate_limiter=rate_limiter,
+        updates=updates,
     )
 
 

@@ -18,6 +18,7 @@ import json
 import logging
 from typing import Any
 
+from bot.telegram.update_queue import UpdateQueue
 from bot.telegram.updates import parse_update
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,11 @@ class WebhookReceiver:
         update = parse_update(raw, self.app.bot)
         if update is None:
             return 200, keep  # logged by parse_update(); nothing to handle
-        await self.app.update_queue.put(update)
+        queue = self.app.update_queue
+        if isinstance(queue, UpdateQueue):
+            # Telegram waits for our answer (and retries without one): backpressure.
+            await queue.wait_for_room()
+        await queue.put(update)
         return 200, keep
 
 
