@@ -80,33 +80,30 @@ def _parse_coord(value: str | None) -> float | None:
     return float(value) if value else None
 
 
-def _parse_csv(text: str) -> list[Municipality]:
-    reader = csv.reader(text.splitlines())  # no StringIO copy of the whole file
+def _parse_csv(lines: Iterable[str]) -> Iterator[Municipality]:
+    """The municipalities of CSV lines, one at a time (the registry keeps columns)."""
+    reader = csv.reader(lines)
     header = next(reader, [])
     missing = [c for c in _REQUIRED_COLUMNS if c not in header]
     if missing:
         raise ValueError(f"municipality CSV lacks columns: {', '.join(missing)}")
     at = {column: header.index(column) for column in _REQUIRED_COLUMNS}
     intern = sys.intern  # provinces and regions repeat thousands of times
-    items: list[Municipality] = []
     for row in reader:
         if not row:
             continue
         code = _normalize_code(row[at["istat"]] or "")
         if code is None:
             raise ValueError(f"invalid ISTAT code in municipality CSV: {row[at['istat']]!r}")
-        items.append(
-            Municipality(
-                istat=code,
-                name=row[at["comune"]].strip(),
-                province=intern(row[at["provincia"]].strip()),
-                sigla=intern(row[at["sigla"]].strip()),
-                region=intern(row[at["regione"]].strip()),
-                lat=_parse_coord(row[at["lat"]]),
-                lon=_parse_coord(row[at["lon"]]),
-            )
+        yield Municipality(
+            istat=code,
+            name=row[at["comune"]].strip(),
+            province=intern(row[at["provincia"]].strip()),
+            sigla=intern(row[at["sigla"]].strip()),
+            region=intern(row[at["regione"]].strip()),
+            lat=_parse_coord(row[at["lat"]]),
+            lon=_parse_coord(row[at["lon"]]),
         )
-    return items
 
 
 class MunicipalityRegistry:
@@ -116,21 +113,33 @@ class MunicipalityRegistry:
                  "_places")
 
     def __init__(self, municipalities: Iterable[Municipality]) -> None:
-        rows = sorted(municipalities, key=lambda m: m.istat)
-        for before, after in pairwise(rows):
-            if before.istat == after.istat:
-                raise ValueError(f"duplicate ISTAT code: {after.istat}")
-        # Row i of every column is the i-th municipality by code.
-        self._codes = array("i", (int(m.istat) for m in rows))
-        self._names = "".join(m.name for m in rows)
-        self._name_ends = array("I", accumulate(len(m.name) for m in rows))
+        # Columns filled one municipality at a time: the file is never held whole,
+        # nor a list of objects (a transient peak that stays as resident memory).
+        codes, names, place_of = array("i"), [], array("H")
+        lat, lon = array("d"), array("d")
         # About 110 distinct (province, sigla, region) for 7,900 municipalities.
         places: dict[tuple[str, str, str], int] = {}
-        self._place_of = array("H", (
-            places.setdefault((m.province, m.sigla, m.region), len(places)) for m in rows))
+        for m in municipalities:
+            codes.append(int(m.istat))
+            names.append(m.name)
+            place_of.append(places.setdefault((m.province, m.sigla, m.region), len(places)))
+            lat.append(math.nan if m.lat is None else m.lat)
+            lon.append(math.nan if m.lon is None else m.lon)
+        if not all(a < b for a, b in pairwise(codes)):  # the shipped file is in order
+            order = sorted(range(len(codes)), key=codes.__getitem__)
+            codes = array("i", (codes[i] for i in order))
+            for before, after in pairwise(codes):
+                if before == after:
+                    raise ValueError(f"duplicate ISTAT code: {after:06d}")
+            names = [names[i] for i in order]
+            place_of = array("H", (place_of[i] for i in order))
+            lat = array("d", (lat[i] for i in order))
+            lon = array("d", (lon[i] for i in order))
+        # Row i of every column is the i-th municipality by code.
+        self._codes, self._place_of, self._lat, self._lon = codes, place_of, lat, lon
+        self._names = "".join(names)
+        self._name_ends = array("I", accumulate(map(len, names)))
         self._places = tuple(places)
-        self._lat = array("d", (math.nan if m.lat is None else m.lat for m in rows))
-        self._lon = array("d", (math.nan if m.lon is None else m.lon for m in rows))
         # Normalised names serve only the staff's name search: built on first use.
         self._norms: tuple[str, ...] | None = None
 
@@ -163,12 +172,10 @@ class MunicipalityRegistry:
             cached = _CACHE.get(key)
             if cached is not None:
                 return cached
-            if path is None:
-                resource = files("storage").joinpath("data", "comuni.csv")
-                text = resource.read_text(encoding="utf-8")
-            else:
-                text = Path(path).read_text(encoding="utf-8")
-            registry = cls(_parse_csv(text))
+            source = (files("storage").joinpath("data", "comuni.csv") if path is None
+                      else Path(path))
+            with source.open("r", encoding="utf-8") as lines:
+                registry = cls(_parse_csv(lines))
             _CACHE[key] = registry
             return registry
 
