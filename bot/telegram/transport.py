@@ -19,6 +19,7 @@ import contextlib
 import ssl
 from collections import deque
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,6 +36,13 @@ class _Target:
     tls: bool
     path: str
     host_header: str
+
+
+@cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every connection of the process (each costs about
+    0.75 MiB with its CA store), made on the first https connection."""
+    return ssl.create_default_context()
 
 
 class _Connection:
@@ -70,7 +78,6 @@ class LeanRequest(BaseRequest):
         self._slots = asyncio.Semaphore(pool_size)
         self._idle: dict[tuple[str, int, bool], deque[_Connection]] = {}
         self._targets: dict[str, _Target] = {}
-        self._ssl: ssl.SSLContext | None = None
         # Built at the first upload: an httpx client costs a TLS context with the CA
         # store (memory and start-up time) and most processes never upload.
         self._uploads: HTTPXRequest | None = None
@@ -95,7 +102,7 @@ class LeanRequest(BaseRequest):
             self._uploads = HTTPXRequest(
                 connection_pool_size=4, read_timeout=self._read_timeout,
                 write_timeout=self._write_timeout, connect_timeout=self._connect_timeout,
-                pool_timeout=self._pool_timeout,
+                pool_timeout=self._pool_timeout, httpx_kwargs={"verify": tls_context()},
             )
         return self._uploads
 
@@ -171,11 +178,7 @@ class LeanRequest(BaseRequest):
             if not connection.reader.at_eof():
                 return connection
             connection.close()
-        context: ssl.SSLContext | None = None
-        if target.tls:
-            if self._ssl is None:
-                self._ssl = ssl.create_default_context()
-            context = self._ssl
+        context = tls_context() if target.tls else None
         try:
             async with asyncio.timeout(self._connect_timeout):
                 reader, writer = await asyncio.open_connection(

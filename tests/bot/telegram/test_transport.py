@@ -179,3 +179,25 @@ async def test_refused_connection_is_a_network_error() -> None:
         await bot(f"http://127.0.0.1:{port}/bot", request).send_message(7, "ciao")
     assert not isinstance(caught.value, TimedOut)
     await request.shutdown()
+
+
+async def test_uploads_go_through_httpx_made_on_the_first_one() -> None:
+    async def respond(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(ok())
+        await writer.drain()
+        return True
+
+    async with server(respond) as (url, bodies, _):
+        request = LeanRequest()
+        await request.initialize()
+        api = bot(url, request)
+        await api.send_message(7, "solo testo")
+        await api.send_document(7, document=b"istat,comune\n048017,Firenze\n",
+                                filename="comuni.csv")
+        await request.shutdown()
+        await request.initialize()  # as PTB does on a restart: uploads work again
+        await api.send_document(7, document=b"second", filename="two.txt")
+        await request.shutdown()
+    assert json.loads(bodies[0])["text"] == "solo testo"
+    assert b"048017,Firenze" in bodies[1] and b'filename="comuni.csv"' in bodies[1]
+    assert b"second" in bodies[2]
