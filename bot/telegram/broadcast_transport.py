@@ -3,7 +3,9 @@
 A plain `telegram.Bot` (same token and server, no rate limiter): PTB's
 AIORateLimiter has no per-private-chat limit and retries a 429 by itself, so
 the paced courier of `bot.services.delivery` does the pacing and the retries,
-and records every outcome.
+and records every outcome. It talks through our lean transport, as the
+application's bot does: an httpx client of its own would load httpx's
+connection machinery (about 1.5 MiB) into every running bot.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from __future__ import annotations
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
-from telegram.request import HTTPXRequest
 
 from bot.render.presenter import Button, Screen
 from bot.telegram.sender import classify, is_not_modified, markup
+from bot.telegram.transport import LeanRequest
 
 
 class BotTransport:
@@ -27,7 +29,9 @@ class BotTransport:
     async def open(cls, token: str, api_root: str) -> BotTransport:
         bot = Bot(
             token, base_url=f"{api_root}/bot", base_file_url=f"{api_root}/file/bot",
-            request=HTTPXRequest(connection_pool_size=64, pool_timeout=10.0),
+            request=LeanRequest(pool_size=64, pool_timeout=10.0),
+            # Never asks for updates; without it PTB would make an httpx client.
+            get_updates_request=LeanRequest(pool_size=1),
         )
         await bot.initialize()
         return cls(bot)
