@@ -25,7 +25,9 @@ EXTENSIONS: list[str] = [
 ]
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The commands; the extensions' only when the command may be one of theirs
+    (`run` stays a long-lived process without the export and XLSForm code)."""
     parser = argparse.ArgumentParser(prog="surveybot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -53,8 +55,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--from", dest="from_file", type=Path, help="CSV with an 'istat' column")
         if action != "revoke":
             p.add_argument("--out", type=Path, help="write the CSV here instead of stdout")
-    for module in EXTENSIONS:
-        importlib.import_module(module).add_commands(sub)
+    if not argv or argv[0] not in sub.choices:
+        for module in EXTENSIONS:
+            importlib.import_module(module).add_commands(sub)
     return parser
 
 
@@ -77,7 +80,8 @@ def questionnaire_is_sound(path: Path) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser(argv).parse_args(argv)
     settings: Settings | None = None
     try:
         # Every command checks every setting first, even those it does not use:
