@@ -40,7 +40,15 @@ from conversations.expressions import (
     parse_expression,
 )
 from conversations.layout import computed_sources
-from conversations.schema import CHOICE_TYPES, Item, ItemType, Questionnaire, Repeat, Text
+from conversations.schema import (
+    CHOICE_TYPES,
+    Item,
+    ItemType,
+    Questionnaire,
+    Repeat,
+    Text,
+    load_yaml,
+)
 
 # Telegram limits an inline keyboard, and each button's callback data is at most
 # 64 bytes; the engine addresses choices by index, but a keyboard with more than
@@ -679,7 +687,7 @@ def lint_file(path: Path | str) -> list[str]:
     except (OSError, UnicodeDecodeError) as error:
         return [f"{path}: cannot read file: {error}"]
     try:
-        raw: Any = yaml.safe_load(source)
+        raw: Any = load_yaml(source)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
