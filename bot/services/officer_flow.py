@@ -9,6 +9,7 @@ and `bot.telegram.sender` turns the returned `Reply` into Bot API calls.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -135,13 +136,18 @@ class OfficerFlow:
         self.clock = clock
         self._secret = settings.code_secret.get_secret_value().encode()
         self.button_key = cb.button_key(self._secret)
-        self._locks: dict[str, asyncio.Lock] = {}
+        # Held only while in use: one lock per officer, chat and municipality ever seen
+        # would otherwise stay for the life of the process.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary())
         self.editions = EditionStore(store)
         # The last validation error each officer saw, for the context of a ticket.
         self.last_errors: dict[int, str] = {}
 
     # --- shared helpers -------------------------------------------------------
     def lock(self, key: str) -> asyncio.Lock:
+        """The lock of `key` (an officer, a chat, a municipality); the same object for
+        as long as anyone holds or awaits it."""
         lock = self._locks.get(key)
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
