@@ -20,6 +20,7 @@ from bot.render import formatting
 from bot.render.i18n import normalize_language, translator
 from bot.render.presenter import Button, Presenter, Screen, echo_line, escape
 from bot.render.text import shorten
+from bot.services.recent import Recent
 from bot.settings import Settings
 from conversations import access_codes, engine
 from conversations import effects as fx
@@ -48,6 +49,8 @@ FAILURE_WINDOW = timedelta(minutes=15)
 # The ceiling across all users (settings.wrong_codes_per_hour) counts over this.
 GLOBAL_WINDOW = timedelta(hours=1)
 GUESSING_ALERT_KEY = "code_guessing_alerted_at"
+# Officers whose last validation error is remembered for a help ticket's context.
+MEMO_OFFICERS = 4096
 # After this long without a step, a message first brings the officer back to
 # where they stand (it is not taken as the answer to a question they may not
 # remember any more).
@@ -142,7 +145,7 @@ class OfficerFlow:
             weakref.WeakValueDictionary())
         self.editions = EditionStore(store)
         # The last validation error each officer saw, for the context of a ticket.
-        self.last_errors: dict[int, str] = {}
+        self.last_errors: Recent[int, str] = Recent(MEMO_OFFICERS)
 
     # --- shared helpers -------------------------------------------------------
     def lock(self, key: str) -> asyncio.Lock:

@@ -54,6 +54,7 @@ from bot.render.presenter import TEXT_LIMIT, Button, Screen, echo_line, split_te
 from bot.render.text import plain
 from bot.services.delivery import Failure, SendFailure
 from bot.services.officer_flow import Document, Notification, Reply
+from bot.services.recent import Recent
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class RetryPolicy:
 
 
 ONCE = RetryPolicy(attempts=1)
+# Chats whose live buttons are kept in memory (the others are read back from SQLite).
+MEMO_CHATS = 4096
 
 
 def is_not_modified(error: BadRequest) -> bool:
@@ -337,7 +340,8 @@ class OfficerDelivery:
         self.store = store
         self.policy = policy or RetryPolicy()
         self.flush_after = flush_after
-        self._live: dict[int, list[int]] = {}
+        # Live buttons per chat; a chat not kept here is read back from SQLite.
+        self._live: Recent[int, list[int]] = Recent(MEMO_CHATS)
         self._done: dict[int, tuple[int | None, list[int]]] = {}
         self._flusher: asyncio.Task[None] | None = None
 
