@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,9 @@ class Submission:
 def response_id(questionnaire_id: str, istat: str) -> str:
     return f"{questionnaire_id}:{istat}"
 
+
+# Wrong codes older than this count in no window (15 minutes per user, an hour for all).
+FAILURES_KEPT = timedelta(days=1)
 
 # A read to batch with others (`Store.fetch_batch`): SQL and its parameters.
 Query = tuple[str, Sequence[Any]]
@@ -271,10 +274,12 @@ class Store:
         return str(row[0]) if row else None
 
     async def record_failure(self, user_id: int, now: datetime) -> None:
-        async with self.transaction() as db:
-            await db.execute(
-                "INSERT INTO login_failures (user_id, at) VALUES (?, ?)", (user_id, now.isoformat())
-            )
+        """A wrong code; failures older than any window that reads them are pruned."""
+        await self.write([
+            ("DELETE FROM login_failures WHERE at < ?", [((now - FAILURES_KEPT).isoformat(),)]),
+            ("INSERT INTO login_failures (user_id, at) VALUES (?, ?)",
+             [(user_id, now.isoformat())]),
+        ])
 
     async def failures_since(self, user_id: int, since: datetime) -> list[datetime]:
         """Failures strictly after `since`: one made exactly a window ago has expired."""
