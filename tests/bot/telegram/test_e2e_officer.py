@@ -778,8 +778,8 @@ async def test_two_officers_share_answers_keep_their_own_place(harness: Harness)
     await h.send(COLLEAGUE, "/start")
     await h.send(COLLEAGUE, h.codes[FIRENZE])
     joined = h.screen(COLLEAGUE, 3)
-    assert ("Per il Comune di Firenze sta già compilando Mario Rossi: 2 risposte su 10. "
-            "Le risposte sono condivise.") in joined
+    assert ("Il questionario del Comune di Firenze è già in compilazione, finora da parte di "
+            "Mario Rossi: 2 risposte su 10. Le risposte sono condivise.") in joined
     assert "Bentornato" not in joined
     assert "ufficio o servizio" in h.last_text(COLLEAGUE)
     await h.send(COLLEAGUE, "Ufficio Famiglie")

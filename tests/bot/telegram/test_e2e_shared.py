@@ -28,6 +28,7 @@ from tests.support.harness import Harness, running
 
 MARIO = 1001
 ANNA = 1002
+LUCA = 1003
 OPERATOR = 9001
 CONSENT = "Acconsenti alla pubblicazione"
 
@@ -58,7 +59,7 @@ async def test_typed_answer_on_a_stale_prompt_is_a_question_not_an_overwrite(h: 
     await h.send(MARIO, "Mario Rossi")
     assert "ufficio o servizio" in h.last_text(MARIO)  # Mario's prompt is drawn now
     await join(h, ANNA, "Anna")
-    assert "sta già compilando Mario Rossi: 2 risposte su 10" in h.screen(ANNA, 3)
+    assert "finora da parte di Mario Rossi: 2 risposte su 10" in h.screen(ANNA, 3)
     assert "ufficio o servizio" in h.last_text(ANNA)
     await h.send(ANNA, "Ufficio Famiglie")
     # Mario's screen is not redrawn by Anna's answer...
@@ -221,3 +222,18 @@ async def test_operator_unbinds_an_officer_others_are_refused(h: Harness) -> Non
     assert (await answers(h))["respondent_name"] == "Mario Rossi"
     await h.send(OPERATOR, f"/scollega {ANNA}")
     assert "non è collegato" in h.last_text(OPERATOR)
+
+
+async def test_a_third_officer_is_told_who_worked_before_in_their_language(h: Harness) -> None:
+    await join(h, MARIO, "Mario")
+    await h.press(MARIO, "Sì")
+    await h.send(MARIO, "Mario Rossi")
+    await join(h, ANNA, "Anna")
+    await h.send(ANNA, "Ufficio Famiglie")
+    code = h.codes[FIRENZE]
+    h.double.user_sends(LUCA, "/start", first_name="Luke", language_code="en")
+    await h.settle()
+    await h.send(LUCA, code)
+    assert ("The questionnaire of the Municipality of Firenze is already being filled in, so far "
+            "by Mario Rossi and Anna: 3 answers of 10. Answers are shared.") in h.screen(LUCA, 3)
+
