@@ -173,10 +173,24 @@ def _names_of(survey: list[Row], lists: dict[str, list[tuple[int, Row]]]) -> Nam
             if repeat:
                 names.repeat_of[name] = repeat
             if row.get("surveybot_type") == "yes_no" or (
-                head == "select_one" and _is_yes_no(lists.get(rest.strip(), []))
+                head == "select_one" and not _choice_list(rest)[1]
+                and _is_yes_no(lists.get(_choice_list(rest)[0], []))
             ):
                 names.yes_no.add(name)
     return names
+
+
+# `select_one list or_other`: ODK adds an "Other" choice whose text is asked next.
+OTHER_VALUE = "other"
+OTHER_LABELS = {"it": "Altro", "en": "Other"}
+
+
+def _choice_list(rest: str) -> tuple[str, bool]:
+    """The list name of a select type, and whether it ends in `or_other`."""
+    words = rest.split()
+    if len(words) == 2 and words[1] == "or_other":
+        return words[0], True
+    return rest.strip(), False
 
 
 def _is_yes_no(options: list[tuple[int, Row]]) -> bool:
@@ -256,10 +270,18 @@ def _item(
     if row.get("previous_id"):
         item["previous_id"] = row["previous_id"]
     if kind in CHOICE_TYPES:
-        options = lists.get(rest.strip())
+        list_name, or_other = _choice_list(rest)
+        options = lists.get(list_name)
         if not options:
-            warnings.append(f"{where}: list {rest.strip()!r} of '{name}' has no choices")
+            warnings.append(f"{where}: list {list_name!r} of '{name}' has no choices")
         item["choices"] = [_choice(r, languages, default) for _, r in options or []]
+        if or_other:
+            if any(choice["value"] == OTHER_VALUE for choice in item["choices"]):
+                warnings.append(f"{where}: list {list_name!r} of '{name}' has its own "
+                                f"'{OTHER_VALUE}': or_other adds nothing")
+            else:  # ODK's "Other", with the text it asks for
+                item["choices"].append({"value": OTHER_VALUE, "other": True, "label": {
+                    lang: OTHER_LABELS.get(lang, OTHER_LABELS["en"]) for lang in languages}})
         for key in ("min_selections", "max_selections"):
             if row.get(key):
                 item[key] = int(float(row[key]))

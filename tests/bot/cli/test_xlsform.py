@@ -104,6 +104,8 @@ def hand_written(path: Path, *, settings: list[list[Any]] | None = None) -> None
          "${places} * 2"],
         ["text", "story", "Storia?", "History?", None, None, "string-length(${name}) > 3",
          None, None, None, None, "multiline", None],
+        ["select_one sizes or_other", "size", "Dimensione?", "Size?", None, None, None,
+         None, None, None, None, None, None],
         ["end_group", None, None, None, None, None, None, None, None, None, None, None, None],
         ["begin_repeat", "rooms", "Stanza", "Room", None, None, None, None, None, None, "4",
          None, None],
@@ -123,6 +125,8 @@ def hand_written(path: Path, *, settings: list[list[Any]] | None = None) -> None
         ["regions", "lazio", "Lazio", "Lazio", None],
         ["provinces", "fi", "Firenze", "Florence", "toscana"],
         ["provinces", "rm", "Roma", "Rome", "lazio"],
+        ["sizes", "small", "Piccolo", "Small", None],
+        ["sizes", "large", "Grande", "Large", None],
     ])
     _sheet(workbook, "settings", settings or [
         ["form_title", "form_id", "version", "default_language"],
@@ -172,6 +176,11 @@ def test_a_hand_written_xlsform_converts(tmp_path: Path) -> None:
     assert all(c.when is None for c in items["province2"].choices)
     assert items["opened"].required is False  # XLSForm: not required unless it says so
     assert items["story"].type.value == "long_text" and items["story"].when is None
+    # or_other: ODK's "Other" choice, whose text the bot asks next.
+    assert [(c.value, c.label, c.other) for c in items["size"].choices] == [
+        ("small", {"it": "Piccolo", "en": "Small"}, False),
+        ("large", {"it": "Grande", "en": "Large"}, False),
+        ("other", {"it": "Altro", "en": "Other"}, True)]
     assert rooms.id == "section_2" and rooms.title == q.title  # rows outside any group
     repeat = rooms.items[0]
     assert repeat.kind == "repeat" and repeat.max_entries == 4
