@@ -69,7 +69,8 @@ async def test_run_serves_refuses_restore_and_stops_on_sigterm(
         assert f"a bot (pid {bot.pid}) is running on it" in err
         assert len(err.strip().splitlines()) == 1
 
-        # An officer's message in flight when SIGTERM arrives still gets its reply.
+        # An officer is answered, then SIGTERM stops the bot cleanly (a reply still in
+        # flight at SIGTERM: the next test).
         double.user_sends(OFFICER, "K7MQ-X9PR-4T")
         await double.wait_for(lambda: len(double.sent(OFFICER)) >= 2, timeout=HANG_GUARD)
         bot.send_signal(signal.SIGTERM)
@@ -143,3 +144,35 @@ async def test_run_in_webhook_mode_registers_the_webhook_and_serves_posts(
             await bot.wait()
     assert bot.returncode == 0, err_bytes.decode()
     assert "Traceback" not in err_bytes.decode()
+
+
+async def test_sigterm_while_a_reply_is_in_flight_still_delivers_it(
+    tmp_path: Path, double: BotApiDouble
+) -> None:
+    env = environment(tmp_path, double)
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", env=env, cwd=str(tmp_path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        await double.wait_for(lambda: bool(double.calls("getUpdates")), timeout=HANG_GUARD)
+        # The welcome's first attempt hangs for a second, then the connection drops.
+        double.inject_timeout("sendMessage", delay=1.0, chat_id=OFFICER)
+        double.user_sends(OFFICER, "/start")
+        await double.wait_for(lambda: any(p.get("chat_id") == OFFICER
+                                          for p in double.calls("sendMessage")),
+                              timeout=HANG_GUARD)
+        assert double.sent(OFFICER) == []  # the handler is mid-send
+        bot.send_signal(signal.SIGTERM)
+        _, err_bytes = await asyncio.wait_for(bot.communicate(), HANG_GUARD)
+    finally:
+        if bot.returncode is None:
+            bot.kill()
+            await bot.wait()
+    assert bot.returncode == 0, err_bytes.decode()
+    assert "Traceback" not in err_bytes.decode()
+    # The stop waited for the handler: its retry delivered the welcome, once.
+    assert len(double.sent(OFFICER)) == 1
+    assert "identificativo" in double.texts(OFFICER)[0]
+    messages = [json.loads(line)["message"]
+                for line in (tmp_path / "bot.log").read_text().splitlines()]
+    assert messages[-1] == "stopped"
