@@ -17,7 +17,9 @@ Printed for each scenario:
 - latency from the double enqueuing the update to the bot's next question
   (p50/p95/p99/max) at the stated offered load;
 - the bot's CPU (utime + stime of the subprocess over the answering phase,
-  in cores) and its peak RSS (VmHWM of the subprocess);
+  in cores and per answer) and its peak RSS (VmHWM of the subprocess);
+- the load generator's CPU (this process: the double and the officers), to
+  show whether the bot or the bench is the bottleneck;
 - with `--kill`: the bot is SIGKILLed mid-run and every acknowledged answer is
   looked up in the database: "lost" must be 0.
 
