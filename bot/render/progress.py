@@ -155,11 +155,18 @@ def _by_region(report: ProgressReport) -> dict[str, list[Municipality]]:
     return grouped
 
 
+def _none_left(report: ProgressReport, t: Translator) -> str:
+    """No municipality left to start: all have, or none was enabled yet."""
+    if report.overall.total == 0:
+        return t("coord.progress.nobody_enabled")
+    return t("coord.progress.none_not_started")
+
+
 def not_started_parts(report: ProgressReport, t: Translator) -> list[str]:
     """The laggards (Telegram HTML), split within 4,096 characters."""
     count = len(report.not_started) + len(report.unknown_istat)
     if count == 0:
-        return [t("coord.progress.none_not_started")]
+        return [_none_left(report, t)]
     lines = [t("coord.progress.not_started_title", count=_number(count, t))]
     for region, municipalities in _by_region(report).items():
         lines.append("")
@@ -213,7 +220,7 @@ def terminal_text(report: ProgressReport, t: Translator, tz: str, *, with_list: 
         out.append("")
         count = len(report.not_started) + len(report.unknown_istat)
         if count == 0:
-            out.append(plain(t("coord.progress.none_not_started")))
+            out.append(plain(_none_left(report, t)))
         else:
             out.append(plain(t("coord.progress.not_started_title", count=_number(count, t))))
             for region, municipalities in _by_region(report).items():

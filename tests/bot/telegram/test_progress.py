@@ -146,3 +146,21 @@ def test_status_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert args.handler(settings, args) == 0
     out = capsys.readouterr().out
     assert "Municipalities enabled: 6" in out and "Roma (RM)" not in out
+
+
+def test_status_before_any_code_says_so(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    settings = plain_settings(tmp_path)
+    args = _status(settings)
+    assert args.handler(settings, args) == 0
+    out = capsys.readouterr().out
+    assert "Comuni abilitati: 0" in out
+    assert "Nessun comune è ancora abilitato" in out
+    assert "Tutti i comuni abilitati hanno iniziato" not in out  # not a success to celebrate
+
+
+async def test_progress_for_a_coordinator_before_any_code(desk: Harness) -> None:
+    await desk.send(COORDINATOR, "/avanzamento")
+    shown = "\n".join(desk.texts(COORDINATOR))
+    assert "Nessun comune è ancora abilitato" in shown
+    assert "🎉" not in shown
