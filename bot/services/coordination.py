@@ -300,11 +300,13 @@ class CoordinationService:
 
     async def progress_details(self, report: ProgressReport, t: Translator
                                ) -> CoordResult:
-        """The chart, then who has not started (as messages, or a file when long)."""
-        png = await asyncio.to_thread(progress.chart_png, report, t, self.settings.timezone)
-        out: list[Screen | File] = [
-            File(png, "avanzamento.png", t("coord.progress.chart_caption"), photo=True),
-        ]
+        """The chart, then who has not started (as messages, or a file when long); no
+        chart of nothing before any municipality is enabled."""
+        out: list[Screen | File] = []
+        if report.overall.total:
+            png = await asyncio.to_thread(progress.chart_png, report, t, self.settings.timezone)
+            out.append(File(png, "avanzamento.png", t("coord.progress.chart_caption"),
+                            photo=True))
         parts = progress.not_started_parts(report, t)
         if len(parts) > progress.LIST_MAX_MESSAGES:
             out.append(File(progress.not_started_csv(report), "comuni_non_iniziati.csv",

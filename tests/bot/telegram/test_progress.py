@@ -164,3 +164,4 @@ async def test_progress_for_a_coordinator_before_any_code(desk: Harness) -> None
     shown = "\n".join(desk.texts(COORDINATOR))
     assert "Nessun comune è ancora abilitato" in shown
     assert "🎉" not in shown
+    assert not any(m.get("photo") for m in desk.double.sent(COORDINATOR))  # no empty chart
