@@ -10,6 +10,8 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -43,14 +45,34 @@ async def surveybot(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     return process.returncode, out.decode(), err.decode()
 
 
+@asynccontextmanager
+async def bot_process(env: dict[str, str], cwd: Path, *args: str
+                      ) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`surveybot run ARGS` as a child process; killed if a test leaves it running."""
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", *args, env=env, cwd=str(cwd),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        yield bot
+    finally:
+        if bot.returncode is None:
+            bot.kill()
+            await bot.wait()
+
+
+async def stop_cleanly(bot: asyncio.subprocess.Process) -> None:
+    """SIGTERM: the bot exits 0, without a traceback."""
+    bot.send_signal(signal.SIGTERM)
+    _, err = await asyncio.wait_for(bot.communicate(), HANG_GUARD)
+    assert bot.returncode == 0, err.decode()
+    assert "Traceback" not in err.decode()
+
+
 async def test_run_serves_refuses_restore_and_stops_on_sigterm(
     tmp_path: Path, double: BotApiDouble
 ) -> None:
     env = environment(tmp_path, double)
-    bot = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", env=env, cwd=str(tmp_path),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
+    async with bot_process(env, tmp_path) as bot:
         await double.wait_for(lambda: bool(double.calls("getUpdates")), timeout=HANG_GUARD)
         # Only the update types some handler reads.
         assert double.calls("getUpdates")[0]["allowed_updates"] == [
@@ -73,14 +95,7 @@ async def test_run_serves_refuses_restore_and_stops_on_sigterm(
         # flight at SIGTERM: the next test).
         double.user_sends(OFFICER, "K7MQ-X9PR-4T")
         await double.wait_for(lambda: len(double.sent(OFFICER)) >= 2, timeout=HANG_GUARD)
-        bot.send_signal(signal.SIGTERM)
-        _, err_bytes = await asyncio.wait_for(bot.communicate(), HANG_GUARD)
-    finally:
-        if bot.returncode is None:
-            bot.kill()
-            await bot.wait()
-    assert bot.returncode == 0, err_bytes.decode()
-    assert "Traceback" not in err_bytes.decode()
+        await stop_cleanly(bot)
 
     log_lines = (tmp_path / "bot.log").read_text().splitlines()
     entries = [json.loads(line) for line in log_lines]  # one JSON object per line
@@ -114,11 +129,8 @@ async def test_run_in_webhook_mode_registers_the_webhook_and_serves_posts(
         port = probe.getsockname()[1]
     env = environment(tmp_path, double)
     env["SURVEYBOT_WEBHOOK_SECRET"] = "hook-secret-for-the-process-test"
-    bot = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", "--webhook-url", "https://bot.example.it/",
-        "--listen", f"127.0.0.1:{port}", env=env, cwd=str(tmp_path),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
+    async with bot_process(env, tmp_path, "--webhook-url", "https://bot.example.it/",
+                           "--listen", f"127.0.0.1:{port}") as bot:
         await double.wait_for(lambda: bool(double.calls("setWebhook")), timeout=HANG_GUARD)
         registered = double.calls("setWebhook")[-1]
         assert registered["url"] == "https://bot.example.it/telegram"
@@ -136,24 +148,13 @@ async def test_run_in_webhook_mode_registers_the_webhook_and_serves_posts(
         assert response.status_code == 200
         await double.wait_for(lambda: any("identificativo" in t for t in double.texts(OFFICER)),
                               timeout=HANG_GUARD)
-        bot.send_signal(signal.SIGTERM)
-        _, err_bytes = await asyncio.wait_for(bot.communicate(), HANG_GUARD)
-    finally:
-        if bot.returncode is None:
-            bot.kill()
-            await bot.wait()
-    assert bot.returncode == 0, err_bytes.decode()
-    assert "Traceback" not in err_bytes.decode()
+        await stop_cleanly(bot)
 
 
 async def test_sigterm_while_a_reply_is_in_flight_still_delivers_it(
     tmp_path: Path, double: BotApiDouble
 ) -> None:
-    env = environment(tmp_path, double)
-    bot = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", env=env, cwd=str(tmp_path),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
+    async with bot_process(environment(tmp_path, double), tmp_path) as bot:
         await double.wait_for(lambda: bool(double.calls("getUpdates")), timeout=HANG_GUARD)
         # The welcome's first attempt hangs for a second, then the connection drops.
         double.inject_timeout("sendMessage", delay=1.0, chat_id=OFFICER)
@@ -162,14 +163,7 @@ async def test_sigterm_while_a_reply_is_in_flight_still_delivers_it(
                                           for p in double.calls("sendMessage")),
                               timeout=HANG_GUARD)
         assert double.sent(OFFICER) == []  # the handler is mid-send
-        bot.send_signal(signal.SIGTERM)
-        _, err_bytes = await asyncio.wait_for(bot.communicate(), HANG_GUARD)
-    finally:
-        if bot.returncode is None:
-            bot.kill()
-            await bot.wait()
-    assert bot.returncode == 0, err_bytes.decode()
-    assert "Traceback" not in err_bytes.decode()
+        await stop_cleanly(bot)
     # The stop waited for the handler: its retry delivered the welcome, once.
     assert len(double.sent(OFFICER)) == 1
     assert "identificativo" in double.texts(OFFICER)[0]
