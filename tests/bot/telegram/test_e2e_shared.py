@@ -47,6 +47,16 @@ async def join(h: Harness, user: int, first_name: str) -> None:
     await h.send(user, code)
 
 
+async def mario_then_anna(h: Harness) -> None:
+    """Mario confirms the municipality and gives his name; then Anna joins and gives the
+    office (the next question)."""
+    await join(h, MARIO, "Mario")
+    await h.press(MARIO, "Sì")
+    await h.send(MARIO, "Mario Rossi")
+    await join(h, ANNA, "Anna")
+    await h.send(ANNA, "Ufficio Famiglie")
+
+
 async def changes_of(h: Harness, item_ref: str) -> list[tuple[Any, ...]]:
     return await rows(
         h, "SELECT new_json, user_id FROM answer_changes WHERE item_ref = ? ORDER BY id", item_ref
@@ -78,11 +88,7 @@ async def test_typed_answer_on_a_stale_prompt_is_a_question_not_an_overwrite(h: 
 
 
 async def test_replacing_after_the_question_records_who_replaced_what(h: Harness) -> None:
-    await join(h, MARIO, "Mario")
-    await h.press(MARIO, "Sì")
-    await h.send(MARIO, "Mario Rossi")
-    await join(h, ANNA, "Anna")
-    await h.send(ANNA, "Ufficio Famiglie")
+    await mario_then_anna(h)
     await h.send(MARIO, "Servizi Sociali")
     await h.press(MARIO, "🔁 Sostituisci")
     assert (await answers(h))["respondent_role"] == "Servizi Sociali"
@@ -225,11 +231,7 @@ async def test_operator_unbinds_an_officer_others_are_refused(h: Harness) -> Non
 
 
 async def test_a_third_officer_is_told_who_worked_before_in_their_language(h: Harness) -> None:
-    await join(h, MARIO, "Mario")
-    await h.press(MARIO, "Sì")
-    await h.send(MARIO, "Mario Rossi")
-    await join(h, ANNA, "Anna")
-    await h.send(ANNA, "Ufficio Famiglie")
+    await mario_then_anna(h)
     code = h.codes[FIRENZE]
     h.double.user_sends(LUCA, "/start", first_name="Luke", language_code="en")
     await h.settle()
