@@ -31,14 +31,6 @@ async def on_thread(db: aiosqlite.Connection, fn: Callable[[sqlite3.Connection],
     return cast(T, await db._execute(fn, db._conn))  # type: ignore[no-untyped-call]
 
 
-def fetch_one(sql: str, params: Sequence[Any]) -> Callable[[sqlite3.Connection], Any]:
-    return lambda conn: conn.execute(sql, params).fetchone()
-
-
-def fetch_all(sql: str, params: Sequence[Any]) -> Callable[[sqlite3.Connection], list[Any]]:
-    return lambda conn: conn.execute(sql, params).fetchall()
-
-
 def run_statements(conn: sqlite3.Connection, statements: Sequence[Statement]) -> None:
     for sql, rows in statements:
         conn.executemany(sql, rows)

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiosqlite
 
-from storage.db import Statement, connect, fetch_all, fetch_one, on_thread, run_statements, transact
+from storage.db import Statement, connect, on_thread, run_statements, transact
 
 
 def _json(value: Any) -> str:
@@ -104,6 +104,10 @@ class Place:
     nav: dict[str, Any]
     updated_at: datetime
 
+    def nav_in(self, rid: str) -> dict[str, Any] | None:
+        """The officer's place in that response (None: they are in another one)."""
+        return self.nav if self.response_id == rid else None
+
 
 def place_row(row: aiosqlite.Row | None) -> Place | None:
     if row is None:
@@ -145,8 +149,7 @@ class Store:
             await on_thread(self.db, lambda conn: transact(conn, statements))
 
     async def fetchone(self, sql: str, *params: Any) -> aiosqlite.Row | None:
-        row: aiosqlite.Row | None = await on_thread(self.db, fetch_one(sql, params))
-        return row
+        return (await self.fetch_batch([(sql, params)]))[0]
 
     async def fetch_batch(self, queries: Sequence[Query]) -> list[aiosqlite.Row | None]:
         """The first row of each query, all in one hop to the database thread."""
@@ -157,7 +160,8 @@ class Store:
         return rows
 
     async def fetchall(self, sql: str, *params: Any) -> list[aiosqlite.Row]:
-        rows: list[aiosqlite.Row] = await on_thread(self.db, fetch_all(sql, params))
+        rows: list[aiosqlite.Row] = await on_thread(
+            self.db, lambda conn: conn.execute(sql, params).fetchall())
         return rows
 
     # --- officers -----------------------------------------------------------
@@ -391,10 +395,9 @@ class Store:
 
     async def navigation(self, user_id: int, rid: str) -> dict[str, Any] | None:
         """This officer's place in that response (None: not started there)."""
-        row = await self.fetchone(
-            "SELECT nav_json FROM navigation WHERE user_id = ? AND response_id = ?", user_id, rid
-        )
-        return json.loads(row[0]) if row else None
+        sql, params = place_query(user_id)
+        place = place_row(await self.fetchone(sql, *params))
+        return place.nav_in(rid) if place is not None else None
 
     async def prompt_messages(self, user_id: int) -> list[int]:
         """The messages whose keyboards are live (a long review spans several).

@@ -516,7 +516,7 @@ class OfficerFlow:
             setting_query(DEADLINE_KEY),
         ])
         row, place = response_row(rows[0]), place_row(rows[1])
-        nav = place.nav if place is not None and place.response_id == rid else None
+        nav = place.nav_in(rid) if place is not None else None
         if row is None:
             shared, _ = engine.start(self.q, self.clock()).state.split()
             last_saved = None

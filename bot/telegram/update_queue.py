@@ -6,7 +6,7 @@ wait for one of the `concurrent_updates` slots), so a burst (a thousand
 officers logging in when the survey opens) held every update, its task and
 its handler's state in memory together. `UpdateQueue` counts the updates in
 hand, from `put` to PTB's `task_done` after the handlers; the bot asks
-Telegram for no more than there is room for (`RoomBot.get_updates`), and the
+Telegram for no more than there is room for (`updates.PoisonSafeBot.get_updates`), and the
 webhook receiver waits for room before it answers Telegram. Updates not
 fetched yet wait at Telegram, unconfirmed: nothing is lost on a stop.
 

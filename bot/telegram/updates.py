@@ -64,8 +64,7 @@ class PoisonSafeBot(ExtBot[Any]):
 
     def __init__(self, *args: Any, updates: UpdateQueue | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        with self._unfrozen():
-            self._updates = updates
+        self._updates = updates  # a frozen TelegramObject still takes "_" attributes
 
     async def _post(self, endpoint: str, data: Any = None, **kwargs: Any) -> Any:
         result = await super()._post(endpoint, data, **kwargs)
